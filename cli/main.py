@@ -1,0 +1,19 @@
+"""The `notestudio` command. Each capability adds one subcommand module."""
+
+from __future__ import annotations
+
+import typer
+
+from cli import models_cmd, serve_cmd
+
+app = typer.Typer(
+    name="notestudio",
+    help="Note Studio: notes that sell — copy, covers, videos, translation, moderation and AR try-on.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(serve_cmd.serve)
+app.add_typer(models_cmd.app, name="models")
+
+if __name__ == "__main__":
+    app()

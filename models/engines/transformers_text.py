@@ -1,0 +1,116 @@
+"""Causal LMs through transformers: batched `generate` with left padding, and token streaming."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, TextIteratorStreamer
+
+from models.engines.base import ChatMessage, Generation, GenerationParams, TextEngine
+from models.engines.device import resolve_device, resolve_dtype
+from models.spec import ModelSpec
+
+__all__ = ["TransformersTextEngine"]
+
+
+class TransformersTextEngine(TextEngine):
+    """In-process transformers engine.
+
+    Prompts are processed in chunks of `options.max_batch_size` (default 16), left-padded so every row ends
+    at the same position. Sampling with a seed holds a lock because torch's RNG is process-global.
+    """
+
+    engine_name = "transformers"
+
+    def __init__(self, spec: ModelSpec, weights: Path) -> None:
+        super().__init__(spec)
+        self.device = resolve_device(spec.device)
+        self.dtype = resolve_dtype(spec.dtype, self.device)
+        self.max_batch_size = int(spec.options.get("max_batch_size", 16))
+        self.tokenizer = AutoTokenizer.from_pretrained(weights, padding_side="left")
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = AutoModelForCausalLM.from_pretrained(weights, dtype=self.dtype).to(self.device).eval()
+        self._rng_lock = threading.Lock()
+
+    def format_chat(self, messages: Sequence[ChatMessage]) -> str:
+        if self.tokenizer.chat_template:
+            return self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+        # Base models without a chat template: a plain role-prefixed transcript ending at the assistant turn.
+        lines = [f"{m['role']}: {m['content']}" for m in messages]
+        return "\n".join([*lines, "assistant:"])
+
+    def _generate_kwargs(self, params: GenerationParams) -> dict:
+        kwargs = {
+            "max_new_tokens": params.max_new_tokens,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "do_sample": params.temperature > 0,
+        }
+        if params.temperature > 0:
+            kwargs.update(temperature=params.temperature, top_p=params.top_p)
+        if params.stop:
+            kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
+        kwargs.update(params.extra)
+        return kwargs
+
+    def _encode(self, prompts: Sequence[str]) -> dict[str, torch.Tensor]:
+        batch = self.tokenizer(list(prompts), return_tensors="pt", padding=True, add_special_tokens=False)
+        return {k: v.to(self.device) for k, v in batch.items()}
+
+    @torch.inference_mode()
+    def generate(self, prompts: Sequence[str], params: GenerationParams | None = None) -> list[Generation]:
+        params = params or GenerationParams()
+        results: list[Generation] = []
+        for start in range(0, len(prompts), self.max_batch_size):
+            chunk = prompts[start : start + self.max_batch_size]
+            batch = self._encode(chunk)
+            with self._rng_lock:
+                if params.seed is not None:
+                    torch.manual_seed(params.seed)
+                out = self.model.generate(**batch, **self._generate_kwargs(params))
+            prompt_len = batch["input_ids"].shape[1]
+            prompt_counts = batch["attention_mask"].sum(dim=1).tolist()
+            for row, n_prompt in zip(out[:, prompt_len:], prompt_counts, strict=True):
+                results.append(self._to_generation(row, int(n_prompt), params))
+        return results
+
+    def _to_generation(self, tokens: torch.Tensor, n_prompt: int, params: GenerationParams) -> Generation:
+        ids = tokens.tolist()
+        eos = self.model.generation_config.eos_token_id
+        eos_ids = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.pad_token_id}
+        n = len(ids)
+        while n and ids[n - 1] in eos_ids:
+            n -= 1
+        text = self.tokenizer.decode(ids[:n], skip_special_tokens=True)
+        finish = "stop" if n < len(ids) or n < params.max_new_tokens else "length"
+        for stop in params.stop:
+            if stop in text:
+                text, finish = text[: text.index(stop)], "stop"
+        return Generation(text=text, prompt_tokens=n_prompt, completion_tokens=n, finish_reason=finish)
+
+    def stream(self, prompt: str, params: GenerationParams | None = None) -> Iterator[str]:
+        params = params or GenerationParams()
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        batch = self._encode([prompt])
+        kwargs = {**batch, **self._generate_kwargs(params), "streamer": streamer}
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                with torch.inference_mode(), self._rng_lock:
+                    if params.seed is not None:
+                        torch.manual_seed(params.seed)
+                    self.model.generate(**kwargs)
+            except BaseException as exc:  # re-raised in the consumer thread below
+                errors.append(exc)
+                streamer.end()
+
+        worker = threading.Thread(target=run, name=f"stream-{self.model_name}", daemon=True)
+        worker.start()
+        yield from (piece for piece in streamer if piece)
+        worker.join()
+        if errors:
+            raise errors[0]

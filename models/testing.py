@@ -1,0 +1,252 @@
+"""Tiny random checkpoints of every engine type, built locally and loaded back through the real loaders.
+
+No weights can be downloaded here, so tests and `--tiny` demos build real architectures at toy sizes:
+a byte-level BPE tokenizer trained on a few sentences, a model from its config with seeded random
+weights, `save_pretrained` to a directory, and a `ModelSpec` pointing at it. The outputs are gibberish
+but every code path (tokenizer, loader, generate, pipelines) is the production one.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import PreTrainedTokenizerFast
+
+from models.spec import EngineKind, ModelSpec, Task
+
+__all__ = [
+    "TINY_CORPUS",
+    "train_tiny_tokenizer",
+    "build_tiny_qwen2",
+    "build_tiny_marian",
+    "build_tiny_bert_classifier",
+    "build_tiny_sd_pipeline",
+]
+
+#: Mixed Chinese/English e-commerce sentences: enough for a small BPE vocabulary.
+TINY_CORPUS = [
+    "这款口红颜色超级显白，质地滋润不拔干，日常通勤约会都很合适。",
+    "夏天必备的防晒霜，清爽不油腻，户外运动也不怕晒黑。",
+    "新款连衣裙面料柔软透气，版型修身，搭配小白鞋很好看。",
+    "This lipstick is creamy and long lasting, perfect for everyday wear.",
+    "Lightweight sunscreen with SPF 50, no white cast, great under makeup.",
+    "平价好物分享 | 学生党也能入手的护肤套装，真实测评来啦！",
+    "开箱：这台咖啡机颜值很高，操作简单，十分钟就能做一杯拿铁。",
+    "The dress fabric is soft and breathable; pair it with white sneakers.",
+    "#好物推荐 #护肤 #口红试色 #穿搭 #开箱",
+    "价格：99元，包邮，支持七天无理由退货。",
+]
+
+_CHATML = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def train_tiny_tokenizer(
+    special_tokens: list[str], vocab_size: int = 512, corpus: list[str] | None = None
+) -> Tokenizer:
+    """Train a byte-level BPE tokenizer (any Unicode text encodes, as with Qwen/GPT-2 tokenizers)."""
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=special_tokens,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(corpus or TINY_CORPUS, trainer=trainer)
+    return tokenizer
+
+
+def _fast_tokenizer(tokenizer: Tokenizer, **special: str) -> PreTrainedTokenizerFast:
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, **special)
+
+
+def build_tiny_qwen2(path: str | Path, name: str = "tiny-qwen2", seed: int = 0) -> ModelSpec:
+    """Qwen2 causal LM: hidden 128, 2 heads of dim 64 (vLLM's CPU attention needs >= 64), 2 layers."""
+    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
+
+    path = Path(path)
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    tok = _fast_tokenizer(train_tiny_tokenizer(specials), eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    tok.chat_template = _CHATML
+    torch.manual_seed(seed)
+    config = Qwen2Config(
+        vocab_size=len(tok),
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=2048,
+        bos_token_id=tok.convert_tokens_to_ids("<|endoftext|>"),
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        tie_word_embeddings=True,
+    )
+    model = Qwen2ForCausalLM(config)
+    model.generation_config = GenerationConfig(
+        eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, bos_token_id=config.bos_token_id
+    )
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return ModelSpec(
+        name=name, task=Task.TEXT_GENERATION, engine=EngineKind.TRANSFORMERS, source=str(path), device="cpu"
+    )
+
+
+def build_tiny_marian(path: str | Path, name: str = "tiny-marian", seed: int = 0) -> ModelSpec:
+    """MarianMT encoder-decoder (1+1 layers, d_model 64) sharing one tokenizer for both languages."""
+    from transformers import MarianConfig, MarianMTModel
+
+    path = Path(path)
+    tok = _fast_tokenizer(
+        train_tiny_tokenizer(["<pad>", "</s>", "<unk>"]), pad_token="<pad>", eos_token="</s>", unk_token="<unk>"
+    )
+    torch.manual_seed(seed)
+    config = MarianConfig(
+        vocab_size=len(tok),
+        d_model=64,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=128,
+        decoder_ffn_dim=128,
+        max_position_embeddings=256,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+        decoder_start_token_id=tok.pad_token_id,
+        forced_eos_token_id=tok.eos_token_id,
+    )
+    MarianMTModel(config).save_pretrained(path)
+    tok.save_pretrained(path)
+    return ModelSpec(name=name, task=Task.SEQ2SEQ, engine=EngineKind.TRANSFORMERS, source=str(path), device="cpu")
+
+
+def build_tiny_bert_classifier(
+    path: str | Path, labels: list[str], name: str = "tiny-bert", seed: int = 0
+) -> ModelSpec:
+    """BERT sequence classifier (2 layers, hidden 64) with the given label names."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    path = Path(path)
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    raw = train_tiny_tokenizer(specials)
+    from tokenizers.processors import TemplateProcessing
+
+    cls_id, sep_id = raw.token_to_id("[CLS]"), raw.token_to_id("[SEP]")
+    raw.post_processor = TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
+    )
+    tok = _fast_tokenizer(
+        raw, pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]"
+    )
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=128,
+        max_position_embeddings=512,
+        pad_token_id=tok.pad_token_id,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+    )
+    BertForSequenceClassification(config).save_pretrained(path)
+    tok.save_pretrained(path)
+    return ModelSpec(
+        name=name, task=Task.CLASSIFICATION, engine=EngineKind.TRANSFORMERS, source=str(path), device="cpu"
+    )
+
+
+def _tiny_clip_tokenizer():
+    """A CLIP tokenizer (end-of-word suffix `</w>`, as CLIP's BPE) trained on the tiny corpus."""
+    from transformers import CLIPTokenizer
+
+    tokenizer = Tokenizer(models.BPE(end_of_word_suffix="</w>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=["<|startoftext|>", "<|endoftext|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        end_of_word_suffix="</w>",
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(TINY_CORPUS, trainer=trainer)
+    model_json = json.loads(tokenizer.to_str())["model"]
+    vocab = dict(model_json["vocab"])
+    # CLIP's BPE also needs every byte-level character as a final (`</w>`) symbol.
+    for char in pre_tokenizers.ByteLevel.alphabet():
+        vocab.setdefault(char + "</w>", len(vocab))
+    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model_json["merges"]]
+    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77)
+
+
+def build_tiny_sd_pipeline(path: str | Path, name: str = "tiny-sd", seed: int = 0) -> ModelSpec:
+    """A Stable-Diffusion-style pipeline (UNet, VAE, CLIP text encoder, scheduler) at toy sizes, 64x64 output."""
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    path = Path(path)
+    tokenizer = _tiny_clip_tokenizer()
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        sample_size=8,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        norm_num_groups=8,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=(16, 32, 32, 32),
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        latent_channels=4,
+        norm_num_groups=8,
+        sample_size=64,
+    )
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            max_position_embeddings=77,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    )
+    scheduler = DDIMScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, set_alpha_to_one=False
+    )
+    pipeline = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipeline.save_pretrained(path)
+    return ModelSpec(
+        name=name, task=Task.TEXT_TO_IMAGE, engine=EngineKind.DIFFUSERS, source=str(path), device="cpu",
+        dtype="float32",
+    )

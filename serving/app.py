@@ -1,0 +1,106 @@
+"""`build_app(args) -> Application`: the whole service as Ray Serve deployments.
+
+`args` are `Settings` fields (the `args:` block of a Serve YAML, or what `notestudio serve` passes) plus
+an optional `deployments` list with per-deployment options (`num_replicas`, `ray_actor_options`,
+`autoscaling_config`, `max_ongoing_requests`, `user_config`), so one config format drives a laptop and a
+cluster. Capability deployments (moderation, copy, images, try-on) bind into the ingress as they land.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ray import serve
+from ray.serve import Application
+
+from serving.settings import Settings
+
+__all__ = ["build_app", "Ingress", "DEPLOYMENT_OPTION_KEYS"]
+
+log = logging.getLogger("notestudio")
+
+#: Options a config may set per deployment (Ray Serve's own names).
+DEPLOYMENT_OPTION_KEYS = frozenset(
+    {
+        "num_replicas",
+        "max_ongoing_requests",
+        "max_queued_requests",
+        "ray_actor_options",
+        "autoscaling_config",
+        "user_config",
+        "health_check_period_s",
+        "health_check_timeout_s",
+        "graceful_shutdown_timeout_s",
+    }
+)
+
+
+@serve.deployment(name="Ingress", max_ongoing_requests=200, graceful_shutdown_timeout_s=20)
+@serve.ingress()
+class Ingress:
+    """FastAPI ingress (and the Gradio studio at /studio); owns this replica's `Runtime`."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        from serving.runtime import Runtime
+
+        self.settings = Settings(**settings)
+        self.runtime = Runtime(self.settings)
+        self.runtime.start()
+
+    def __serve_build_asgi_app__(self):
+        from serving.api import create_api
+
+        app = create_api(self.runtime)
+        if self.settings.studio:
+            import gradio as gr
+
+            from ui.studio import build_studio
+
+            studio = build_studio(api_url=f"http://127.0.0.1:{self.settings.port}", settings=self.settings)
+            app = gr.mount_gradio_app(app, studio, path="/studio")
+        return app
+
+    def ready(self) -> bool:
+        """Used by tests through a deployment handle."""
+        return self.runtime.started
+
+    def check_health(self) -> None:
+        """Ray calls this periodically; raising marks the replica unhealthy and replaces it."""
+        if not self.runtime.started:
+            raise RuntimeError("job runner is not running")
+
+    def __del__(self) -> None:
+        runtime = getattr(self, "runtime", None)
+        if runtime is not None:
+            runtime.stop()
+
+
+def _split_args(args: dict[str, Any]) -> tuple[Settings, dict[str, dict[str, Any]]]:
+    args = dict(args or {})
+    overrides: dict[str, dict[str, Any]] = {}
+    for entry in args.pop("deployments", None) or []:
+        if not isinstance(entry, dict) or "name" not in entry:
+            raise ValueError("each `deployments` entry needs a `name`")
+        unknown = set(entry) - DEPLOYMENT_OPTION_KEYS - {"name"}
+        if unknown:
+            raise ValueError(f"deployment {entry['name']!r}: unknown options {sorted(unknown)}")
+        overrides[entry["name"]] = {k: v for k, v in entry.items() if k != "name"}
+    return Settings(**args), overrides
+
+
+def build_app(args: dict[str, Any] | None = None) -> Application:
+    """Build the application from Serve `args` (see module docstring).
+
+    Raises:
+        ValueError: bad settings or deployment options (the message names the field).
+    """
+    settings, overrides = _split_args(args or {})
+    settings = settings.with_dev_key()
+    if settings.dev_key and not (args or {}).get("dev_key"):
+        log.warning("dev mode: generated admin API key %s (set NOTESTUDIO_API_KEYS for real keys)", settings.dev_key)
+    unknown = set(overrides) - {"Ingress"}
+    if unknown:
+        raise ValueError(f"unknown deployments in config: {sorted(unknown)}; known: ['Ingress']")
+    ingress = Ingress.options(**overrides.get("Ingress", {}))
+    return ingress.bind(settings.to_args())

@@ -1,0 +1,37 @@
+"""The model registry over HTTP: list what is configured, check what loads (as a job)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from serving.auth import Principal
+from serving.protocol import ErrorEnvelope, JobOut, ModelCheckIn, ModelListOut, ModelOut
+from serving.routes.deps import any_key, require
+from serving.runtime import Runtime, get_runtime
+
+router = APIRouter(prefix="/v1/models", tags=["models"], responses={401: {"model": ErrorEnvelope}})
+
+
+@router.get("", response_model=ModelListOut)
+def list_models(_: Principal = Depends(any_key), runtime: Runtime = Depends(get_runtime)) -> ModelListOut:
+    models = [
+        ModelOut(**spec.model_dump(include=set(ModelOut.model_fields), mode="json")) for spec in runtime.registry
+    ]
+    return ModelListOut(registry=str(runtime.registry.path), models=models)
+
+
+@router.post(
+    "/check",
+    response_model=JobOut,
+    status_code=202,
+    responses={403: {"model": ErrorEnvelope}, 404: {"model": ErrorEnvelope}},
+)
+def check_models(
+    body: ModelCheckIn, principal: Principal = Depends(require("admin")), runtime: Runtime = Depends(get_runtime)
+) -> JobOut:
+    """Start a `models.check` job: resolves (and with `load`, loads) each model; poll `/v1/jobs/{id}`."""
+    for name in body.names or []:
+        runtime.registry.get(name)  # unknown names are a 404 now, not a failed job later
+    params = {"names": body.names, "load": body.load}
+    webhook = str(body.webhook_url) if body.webhook_url else None
+    return JobOut.from_job(runtime.submit("models.check", params, principal.key_id, webhook))
