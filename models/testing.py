@@ -233,7 +233,8 @@ def build_tiny_sd_pipeline(path: str | Path, name: str = "tiny-sd", seed: int = 
         )
     )
     scheduler = DDIMScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, set_alpha_to_one=False
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, set_alpha_to_one=False,
+        steps_offset=1,
     )
     pipeline = StableDiffusionPipeline(
         vae=vae,

@@ -14,6 +14,8 @@ from typing import Any
 from ray import serve
 from ray.serve import Application
 
+from models.registry import ModelRegistry, resolve_weights
+from serving.deployments.model_host import ModelHost, deployment_name
 from serving.settings import Settings
 
 __all__ = ["build_app", "Ingress", "DEPLOYMENT_OPTION_KEYS"]
@@ -41,11 +43,11 @@ DEPLOYMENT_OPTION_KEYS = frozenset(
 class Ingress:
     """FastAPI ingress (and the Gradio studio at /studio); owns this replica's `Runtime`."""
 
-    def __init__(self, settings: dict[str, Any]) -> None:
+    def __init__(self, settings: dict[str, Any], model_hosts: dict[str, Any] | None = None) -> None:
         from serving.runtime import Runtime
 
         self.settings = Settings(**settings)
-        self.runtime = Runtime(self.settings)
+        self.runtime = Runtime(self.settings, model_hosts=model_hosts)
         self.runtime.start()
 
     def __serve_build_asgi_app__(self):
@@ -92,15 +94,25 @@ def _split_args(args: dict[str, Any]) -> tuple[Settings, dict[str, dict[str, Any
 def build_app(args: dict[str, Any] | None = None) -> Application:
     """Build the application from Serve `args` (see module docstring).
 
+    Models listed in `hosted_models` each get a `ModelHost.<name>` deployment; their weights are located
+    now, so a missing checkpoint stops the launch with the fix instead of a replica that never starts.
+
     Raises:
         ValueError: bad settings or deployment options (the message names the field).
+        ModelError: a hosted model is unknown or its weights are missing.
     """
     settings, overrides = _split_args(args or {})
     settings = settings.with_dev_key()
     if settings.dev_key and not (args or {}).get("dev_key"):
         log.warning("dev mode: generated admin API key %s (set NOTESTUDIO_API_KEYS for real keys)", settings.dev_key)
-    unknown = set(overrides) - {"Ingress"}
-    if unknown:
-        raise ValueError(f"unknown deployments in config: {sorted(unknown)}; known: ['Ingress']")
-    ingress = Ingress.options(**overrides.get("Ingress", {}))
-    return ingress.bind(settings.to_args())
+    registry = ModelRegistry.from_yaml(settings.models)
+    hosts: dict[str, Application] = {}
+    for name in settings.hosted_models:
+        resolve_weights(registry.get(name))
+        deployment = ModelHost.options(name=deployment_name(name), **overrides.pop(deployment_name(name), {}))
+        hosts[name] = deployment.bind(name, str(settings.models) if settings.models else None)
+    ingress_options = overrides.pop("Ingress", {})
+    if overrides:
+        known = ["Ingress", *(deployment_name(n) for n in settings.hosted_models)]
+        raise ValueError(f"unknown deployments in config: {sorted(overrides)}; known: {known}")
+    return Ingress.options(**ingress_options).bind(settings.to_args(), hosts)

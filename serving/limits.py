@@ -11,10 +11,6 @@ from serving.errors import error_body
 __all__ = ["BodySizeLimit"]
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodySizeLimit:
     """413 in the error envelope when a body is larger than `max_bytes` (checked before a handler reads it)."""
 
@@ -32,27 +28,33 @@ class BodySizeLimit:
             await self._reject(send)
             return
         received = 0
+        rejected = False
         response_started = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            # Frameworks turn exceptions raised here into their own 400, so answer 413 ourselves and tell
+            # the app the client went away; anything it still tries to send is dropped.
+            nonlocal received, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    rejected = True
+                    if not response_started:
+                        await self._reject(send)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal response_started
+            if rejected:
+                return
             response_started = response_started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not response_started:
-                await self._reject(send)
+        await self.app(scope, limited_receive, guarded_send)
 
     async def _reject(self, send: Send) -> None:
         body = json.dumps(

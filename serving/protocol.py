@@ -93,6 +93,7 @@ class ModelOut(BaseModel):
     device: str
     licence: str
     description: str
+    hosted: bool = Field(False, description="Served by its own ModelHost deployment in this app.")
 
 
 class ModelListOut(BaseModel):

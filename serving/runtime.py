@@ -26,8 +26,15 @@ log = logging.getLogger(__name__)
 class Runtime:
     """Builds and owns the collaborators of the HTTP layer; `start()` launches job workers."""
 
-    def __init__(self, settings: Settings, extra_jobs: dict[str, JobHandler] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        extra_jobs: dict[str, JobHandler] | None = None,
+        model_hosts: dict[str, Any] | None = None,
+    ) -> None:
         self.settings = settings
+        #: Deployment handles of `ModelHost`s by model name (empty outside Ray Serve).
+        self.model_hosts = dict(model_hosts or {})
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.registry = ModelRegistry.from_yaml(settings.models)
         self.keys = KeyRing(settings.key_scopes())

@@ -26,7 +26,7 @@ class DiffusersImageEngine(DiffusionEngine):
 
         self.device = resolve_device(spec.device)
         self.dtype = resolve_dtype(spec.dtype, self.device)
-        self.pipeline = AutoPipelineForText2Image.from_pretrained(weights, torch_dtype=self.dtype)
+        self.pipeline = AutoPipelineForText2Image.from_pretrained(weights, dtype=self.dtype)
         self.pipeline.to(self.device)
         self.pipeline.set_progress_bar_config(disable=True)
 

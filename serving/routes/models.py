@@ -14,8 +14,10 @@ router = APIRouter(prefix="/v1/models", tags=["models"], responses={401: {"model
 
 @router.get("", response_model=ModelListOut)
 def list_models(_: Principal = Depends(any_key), runtime: Runtime = Depends(get_runtime)) -> ModelListOut:
+    fields = set(ModelOut.model_fields) - {"hosted"}
     models = [
-        ModelOut(**spec.model_dump(include=set(ModelOut.model_fields), mode="json")) for spec in runtime.registry
+        ModelOut(**spec.model_dump(include=fields, mode="json"), hosted=spec.name in runtime.model_hosts)
+        for spec in runtime.registry
     ]
     return ModelListOut(registry=str(runtime.registry.path), models=models)
 

@@ -1,0 +1,1 @@
+"""Ray Serve deployments other than the ingress."""

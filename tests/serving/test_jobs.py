@@ -1,0 +1,282 @@
+"""Job store and runner: progress, artifacts, failure, cancel, lost workers, restarts, webhooks."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from serving.jobs import JobContext, JobRunner, JobState, JobStore, WebhookSender
+from tests.conftest import ADMIN_KEY, MERCHANT_KEY, auth
+
+# Every store test runs on SQLite; set NOTESTUDIO_TEST_POSTGRES_URL to run them on PostgreSQL too.
+STORE_URLS = ["sqlite"] + ([os.environ["NOTESTUDIO_TEST_POSTGRES_URL"]] if "NOTESTUDIO_TEST_POSTGRES_URL" in os.environ else [])
+
+
+@pytest.fixture(params=STORE_URLS)
+def store(request, tmp_path):
+    url = f"sqlite:///{tmp_path / 'jobs.db'}" if request.param == "sqlite" else request.param
+    job_store = JobStore(url)
+    yield job_store
+    job_store.close()
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+def finished(store: JobStore, job_id: str):
+    return wait_for(lambda: (job := store.get(job_id)) is not None and job.terminal and job)
+
+
+def make_runner(store, tmp_path, handlers, **kwargs) -> JobRunner:
+    options = {"workers": 2, "heartbeat_s": 0.1, "stale_after_s": 1.0, "poll_s": 0.02, **kwargs}
+    return JobRunner(store, handlers, tmp_path / "artifacts", **options)
+
+
+def test_success_with_progress_and_artifact(store, tmp_path):
+    seen: list[float] = []
+
+    def render(ctx: JobContext) -> dict:
+        for i in range(3):
+            ctx.report(i / 3, f"step {i}")
+            seen.append(store.get(ctx.job_id).progress)
+        ctx.artifact("out.txt").write_text(ctx.params["text"])
+        return {"artifacts": ["out.txt"], "chars": len(ctx.params["text"])}
+
+    runner = make_runner(store, tmp_path, {"render": render})
+    runner.start()
+    job = store.create("render", {"text": "你好"})
+    done = finished(store, job.id)
+    runner.stop()
+    assert done.state == JobState.SUCCEEDED and done.progress == 1.0 and done.attempts == 1
+    assert done.result == {"artifacts": ["out.txt"], "chars": 2}
+    assert seen == pytest.approx([0, 1 / 3, 2 / 3])
+    assert (tmp_path / "artifacts" / job.id / "out.txt").read_text() == "你好"
+
+
+def test_failing_handler_fails_the_job_not_the_worker(store, tmp_path):
+    def boom(ctx):
+        raise ValueError("bad frame 7")
+
+    runner = make_runner(store, tmp_path, {"boom": boom, "ok": lambda ctx: {"fine": True}})
+    runner.start()
+    bad, good = store.create("boom"), store.create("ok")
+    assert finished(store, bad.id).error == "ValueError: bad frame 7"
+    assert finished(store, good.id).state == JobState.SUCCEEDED
+    runner.stop()
+
+
+def test_cancel_queued_and_running(store, tmp_path):
+    started = threading.Event()
+
+    def slow(ctx):
+        started.set()
+        for i in range(500):
+            ctx.report(i / 500)
+            time.sleep(0.01)
+        return {}
+
+    runner = make_runner(store, tmp_path, {"slow": slow}, workers=1)
+    queued = store.create("slow")
+    assert store.request_cancel(queued.id).state == JobState.CANCELLED  # never ran
+    running = store.create("slow")
+    runner.start()
+    started.wait(5)
+    assert store.request_cancel(running.id).cancel_requested
+    done = finished(store, running.id)
+    runner.stop()
+    assert done.state == JobState.CANCELLED and done.progress < 1
+    assert store.request_cancel(done.id).state == JobState.CANCELLED  # terminal: unchanged
+
+
+def test_claim_is_exclusive_across_runners(store, tmp_path):
+    runs: list[str] = []
+    lock = threading.Lock()
+
+    def record(ctx):
+        with lock:
+            runs.append(ctx.job_id)
+        return {}
+
+    runners = [make_runner(store, tmp_path, {"r": record}) for _ in range(3)]
+    jobs = [store.create("r") for _ in range(30)]
+    for runner in runners:
+        runner.start()
+    for job in jobs:
+        finished(store, job.id)
+    for runner in runners:
+        runner.stop()
+    assert sorted(runs) == sorted(j.id for j in jobs)  # each exactly once
+
+
+def test_dead_worker_job_is_requeued_then_failed(store):
+    job = store.create("x", max_attempts=2)
+    assert store.claim("dead-worker-1").id == job.id
+    assert store.recover_stale(timedelta(seconds=60)) == []  # heartbeat is fresh
+    time.sleep(0.05)
+    [requeued] = store.recover_stale(timedelta(seconds=0.01))
+    assert requeued.state == JobState.QUEUED and "stopped answering" in requeued.message
+    assert store.claim("dead-worker-2").attempts == 2
+    time.sleep(0.05)
+    [failed] = store.recover_stale(timedelta(seconds=0.01))
+    assert failed.state == JobState.FAILED and "dead-worker-2 stopped answering" in failed.error
+
+
+def test_nothing_lost_across_a_restart(tmp_path):
+    """Queued jobs survive; a job interrupted by shutdown is requeued and finishes after the restart."""
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    gate = threading.Event()
+
+    def waits(ctx):
+        while not gate.is_set():
+            ctx.report(0.5, "waiting")
+            time.sleep(0.01)
+        return {"ok": True}
+
+    first_store = JobStore(url)
+    runner = make_runner(first_store, tmp_path, {"w": waits}, workers=1)
+    runner.start()
+    interrupted = first_store.create("w")
+    wait_for(lambda: first_store.get(interrupted.id).state == JobState.RUNNING)
+    queued = first_store.create("w")
+    runner.stop()  # "service restart"
+    first_store.close()
+
+    second_store = JobStore(url)
+    assert second_store.get(interrupted.id).state == JobState.QUEUED
+    assert second_store.get(queued.id).state == JobState.QUEUED
+    gate.set()
+    runner = make_runner(second_store, tmp_path, {"w": waits})
+    runner.start()
+    assert finished(second_store, interrupted.id).state == JobState.SUCCEEDED
+    assert finished(second_store, queued.id).state == JobState.SUCCEEDED
+    runner.stop()
+
+
+def test_runner_start_recovers_jobs_of_a_crashed_process(tmp_path):
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    crashed = JobStore(url)
+    job = crashed.create("x", max_attempts=1)
+    crashed.claim("crashed-process")  # then the process dies without finishing
+    time.sleep(1.2)
+    runner = make_runner(JobStore(url), tmp_path, {"x": lambda ctx: {}})
+    runner.start()
+    assert finished(runner.store, job.id).state == JobState.FAILED
+    runner.stop()
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    statuses: list[int] = []
+    bodies: list[dict] = []
+    signatures: list[str | None] = []
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers["content-length"]))
+        type(self).bodies.append(json.loads(body))
+        type(self).signatures.append(self.headers.get("x-notestudio-signature"))
+        status = type(self).statuses.pop(0) if type(self).statuses else 200
+        self.send_response(status)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def receiver():
+    _Receiver.statuses, _Receiver.bodies, _Receiver.signatures = [], [], []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", _Receiver
+    server.shutdown()
+
+
+def test_webhook_retries_with_backoff_then_delivers(store, tmp_path, receiver):
+    url, recv = receiver
+    recv.statuses = [500, 503]
+    sleeps: list[float] = []
+    sender = WebhookSender(store, max_attempts=5, backoff_s=0.5, secret="s3cret", sleep=sleeps.append)
+    runner = make_runner(store, tmp_path, {"ok": lambda ctx: {"n": 1}}, webhooks=sender)
+    runner.start()
+    job = store.create("ok", webhook_url=url)
+    wait_for(lambda: store.get(job.id).webhook_state == "delivered")
+    runner.stop()
+    assert sleeps == [0.5, 1.0]
+    assert store.get(job.id).webhook_attempts == 3
+    assert recv.bodies[-1] == {**recv.bodies[-1], "id": job.id, "state": "succeeded", "result": {"n": 1}}
+    assert all(sig and sig.startswith("sha256=") for sig in recv.signatures)
+
+
+def test_webhook_gives_up_after_max_attempts(store, receiver):
+    url, recv = receiver
+    recv.statuses = [500] * 10
+    job = store.create("x", webhook_url=url)
+    store.request_cancel(job.id)
+    sender = WebhookSender(store, max_attempts=3, backoff_s=0.01, sleep=lambda s: None)
+    assert sender.deliver(store.get(job.id)) is False
+    assert store.get(job.id).webhook_state == "failed" and store.get(job.id).webhook_attempts == 3
+
+
+def test_pending_webhooks_are_sent_after_restart(tmp_path, receiver):
+    url, recv = receiver
+    store = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}")
+    job = store.create("x", webhook_url=url)
+    store.request_cancel(job.id)  # terminal with a pending webhook, then the process "stops"
+    sender = WebhookSender(store, sleep=lambda s: None)
+    sender.start()
+    wait_for(lambda: store.get(job.id).webhook_state == "delivered")
+    sender.stop()
+    assert recv.bodies[0]["state"] == "cancelled"
+
+
+def test_http_job_lifecycle(client, runtime):
+    """models.check over HTTP: 202, poll to success, ownership, cancel of a finished job is harmless."""
+    created = client.post("/v1/models/check", json={}, headers=auth(ADMIN_KEY))
+    assert created.status_code == 202 and created.json()["state"] == "queued"
+    job_id = created.json()["id"]
+    body = wait_for(lambda: (r := client.get(f"/v1/jobs/{job_id}", headers=auth(ADMIN_KEY)).json())["state"] == "succeeded" and r)
+    names = {m["name"] for m in body["result"]["models"]}
+    assert names == set(runtime.registry.names())
+    assert all(m["ok"] or m["problem"] for m in body["result"]["models"])
+    assert client.get(f"/v1/jobs/{job_id}", headers=auth(MERCHANT_KEY)).status_code == 404  # not the owner
+    listed = client.get("/v1/jobs", headers=auth(ADMIN_KEY)).json()["jobs"]
+    assert job_id in {j["id"] for j in listed}
+    assert client.get("/v1/jobs", headers=auth(MERCHANT_KEY)).json()["jobs"] == []
+    assert client.post(f"/v1/jobs/{job_id}/cancel", headers=auth(ADMIN_KEY)).json()["state"] == "succeeded"
+    missing = client.get(f"/v1/jobs/{job_id}/artifacts/none.txt", headers=auth(ADMIN_KEY))
+    assert missing.status_code == 404 and missing.json()["error"]["param"] == "name"
+
+
+def test_http_artifact_download(tmp_path, settings):
+    from fastapi.testclient import TestClient
+
+    from serving.api import create_api
+    from serving.runtime import Runtime
+
+    def write(ctx):
+        ctx.artifact("note.txt").write_text("笔记")
+        return {"artifacts": ["note.txt"]}
+
+    rt = Runtime(settings, extra_jobs={"write": write})
+    rt.start()
+    client = TestClient(create_api(rt))
+    job = rt.submit("write", {}, owner_key="")
+    wait_for(lambda: rt.store.get(job.id).state == JobState.SUCCEEDED)
+    body = client.get(f"/v1/jobs/{job.id}", headers=auth(ADMIN_KEY)).json()
+    assert body["links"]["artifact:note.txt"] == f"/v1/jobs/{job.id}/artifacts/note.txt"
+    download = client.get(body["links"]["artifact:note.txt"], headers=auth(ADMIN_KEY))
+    assert download.status_code == 200 and download.content.decode() == "笔记"
+    rt.stop()
