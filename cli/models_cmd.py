@@ -13,11 +13,14 @@ from rich.table import Table
 
 from cli.errors import exit_on_errors
 
-app = typer.Typer(help="Inspect the model registry (NOTESTUDIO_MODELS or the embedded models.yaml).", no_args_is_help=True)
+app = typer.Typer(
+    help="Inspect the model registry (NOTESTUDIO_MODELS or the embedded models.yaml).", no_args_is_help=True
+)
 console = Console()
 
 RegistryOption = Annotated[
-    Path | None, typer.Option("--registry", help="Registry YAML (default: NOTESTUDIO_MODELS or the embedded one).")
+    Path | None,
+    typer.Option("--registry", help="Registry YAML (default: NOTESTUDIO_MODELS or the embedded one)."),
 ]
 
 

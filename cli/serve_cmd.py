@@ -56,7 +56,9 @@ def _ensure_port_free(host: str, port: int) -> None:
 
 @exit_on_errors
 def serve(
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="Ray Serve YAML (serving/configs/*.yaml).")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Ray Serve YAML (serving/configs/*.yaml).")
+    ] = None,
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="HTTP port (default 8000).")] = None,
     studio: Annotated[bool | None, typer.Option("--studio/--no-studio", help="Mount the Gradio studio.")] = None,
@@ -66,7 +68,11 @@ def serve(
     from serving.settings import Settings
 
     args, http = read_serve_config(config) if config else ({}, {})
-    for key, value in (("host", host or http.get("host")), ("port", port or http.get("port")), ("studio", studio)):
+    for key, value in (
+        ("host", host or http.get("host")),
+        ("port", port or http.get("port")),
+        ("studio", studio),
+    ):
         if value is not None:
             args[key] = value
     deployments = args.pop("deployments", None)
@@ -85,7 +91,8 @@ def serve(
     ray.init(include_dashboard=False, logging_level="WARNING", configure_logging=True, log_to_driver=True)
     try:
         ray_serve.start(
-            http_options={"host": settings.host, "port": settings.port}, logging_config={"log_level": "WARNING"}
+            http_options={"host": settings.host, "port": settings.port},
+            logging_config={"log_level": "WARNING"},
         )
         ray_serve.run(application, name="notestudio", route_prefix="/", blocking=False)
     except Exception as exc:

@@ -50,6 +50,8 @@ def check_spec(spec: ModelSpec, load: bool = False) -> ModelStatus:
     except ModelError as exc:
         return ModelStatus(**found, ok=False, problem=str(exc))
     except (OSError, ValueError, RuntimeError) as exc:  # a corrupt or incompatible checkpoint
-        return ModelStatus(**found, ok=False, problem=f"model {spec.name!r} failed to load: {type(exc).__name__}: {exc}")
+        return ModelStatus(
+            **found, ok=False, problem=f"model {spec.name!r} failed to load: {type(exc).__name__}: {exc}"
+        )
     engine.close()
     return ModelStatus(**found, ok=True, loaded=True, load_seconds=round(time.perf_counter() - started, 3))

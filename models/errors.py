@@ -6,7 +6,13 @@ as is and exits with code 2, and the HTTP layer turns it into a 503 envelope.
 
 from __future__ import annotations
 
-__all__ = ["ModelError", "ModelConfigError", "UnknownModelError", "MissingWeightsError", "EngineUnavailableError"]
+__all__ = [
+    "ModelError",
+    "ModelConfigError",
+    "UnknownModelError",
+    "MissingWeightsError",
+    "EngineUnavailableError",
+]
 
 
 class ModelError(Exception):

@@ -17,7 +17,10 @@ __all__ = ["load_engine", "EngineCache", "ENGINE_CLASSES"]
 
 #: (task, engine) -> "module:Class" of the backend.
 ENGINE_CLASSES: dict[tuple[Task, EngineKind], str] = {
-    (Task.TEXT_GENERATION, EngineKind.TRANSFORMERS): "models.engines.transformers_text:TransformersTextEngine",
+    (
+        Task.TEXT_GENERATION,
+        EngineKind.TRANSFORMERS,
+    ): "models.engines.transformers_text:TransformersTextEngine",
     (Task.SEQ2SEQ, EngineKind.TRANSFORMERS): "models.engines.transformers_seq2seq:TransformersSeq2SeqEngine",
     (Task.CLASSIFICATION, EngineKind.TRANSFORMERS): (
         "models.engines.transformers_classifier:TransformersClassifierEngine"

@@ -106,7 +106,10 @@ def build_tiny_marian(path: str | Path, name: str = "tiny-marian", seed: int = 0
 
     path = Path(path)
     tok = _fast_tokenizer(
-        train_tiny_tokenizer(["<pad>", "</s>", "<unk>"]), pad_token="<pad>", eos_token="</s>", unk_token="<unk>"
+        train_tiny_tokenizer(["<pad>", "</s>", "<unk>"]),
+        pad_token="<pad>",
+        eos_token="</s>",
+        unk_token="<unk>",
     )
     torch.manual_seed(seed)
     config = MarianConfig(
@@ -142,7 +145,9 @@ def build_tiny_bert_classifier(
 
     cls_id, sep_id = raw.token_to_id("[CLS]"), raw.token_to_id("[SEP]")
     raw.post_processor = TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B [SEP]",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
     )
     tok = _fast_tokenizer(
         raw, pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]"
@@ -233,7 +238,11 @@ def build_tiny_sd_pipeline(path: str | Path, name: str = "tiny-sd", seed: int = 
         )
     )
     scheduler = DDIMScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, set_alpha_to_one=False,
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
         steps_offset=1,
     )
     pipeline = StableDiffusionPipeline(
@@ -248,6 +257,10 @@ def build_tiny_sd_pipeline(path: str | Path, name: str = "tiny-sd", seed: int = 
     )
     pipeline.save_pretrained(path)
     return ModelSpec(
-        name=name, task=Task.TEXT_TO_IMAGE, engine=EngineKind.DIFFUSERS, source=str(path), device="cpu",
+        name=name,
+        task=Task.TEXT_TO_IMAGE,
+        engine=EngineKind.DIFFUSERS,
+        source=str(path),
+        device="cpu",
         dtype="float32",
     )

@@ -67,6 +67,10 @@ class Ingress:
         """Used by tests through a deployment handle."""
         return self.runtime.started
 
+    async def hosted_models(self) -> dict[str, dict[str, str]]:
+        """Ask every bound `ModelHost` what it serves (proves the handles are wired)."""
+        return {name: await handle.info.remote() for name, handle in self.runtime.model_hosts.items()}
+
     def check_health(self) -> None:
         """Ray calls this periodically; raising marks the replica unhealthy and replaces it."""
         if not self.runtime.started:

@@ -80,6 +80,8 @@ class RateLimiter:
                 retry = max(1, int((1.0 - tokens) / rate + 0.999))
                 self._buckets[principal.key_id] = (tokens, now)
                 raise ApiError(
-                    429, f"rate limit of {self.per_minute}/min exceeded; retry in {retry}s", headers={"Retry-After": str(retry)}
+                    429,
+                    f"rate limit of {self.per_minute}/min exceeded; retry in {retry}s",
+                    headers={"Retry-After": str(retry)},
                 )
             self._buckets[principal.key_id] = (tokens - 1.0, now)

@@ -58,13 +58,20 @@ class BodySizeLimit:
 
     async def _reject(self, send: Send) -> None:
         body = json.dumps(
-            error_body(413, f"request body exceeds the limit of {self.max_bytes} bytes (NOTESTUDIO_MAX_BODY_BYTES)", "body")
+            error_body(
+                413,
+                f"request body exceeds the limit of {self.max_bytes} bytes (NOTESTUDIO_MAX_BODY_BYTES)",
+                "body",
+            )
         ).encode()
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": body})

@@ -71,7 +71,11 @@ class Runtime:
 
     def submit(self, kind: str, params: dict[str, Any], owner_key: str, webhook_url: str | None = None):
         job = self.store.create(
-            kind, params, owner_key=owner_key, webhook_url=webhook_url, max_attempts=self.settings.job_max_attempts
+            kind,
+            params,
+            owner_key=owner_key,
+            webhook_url=webhook_url,
+            max_attempts=self.settings.job_max_attempts,
         )
         self.runner.notify()
         return job

@@ -72,7 +72,8 @@ class Settings(BaseSettings):
     webhook_secret: str | None = Field(None, description="Signs webhook bodies (X-NoteStudio-Signature, HMAC-SHA256).")
     studio: bool = Field(True, description="Mount the Gradio studio at /studio.")
     hosted_models: list[str] = Field(
-        default_factory=list, description="Registry models served by their own ModelHost deployment (GPU placement)."
+        default_factory=list,
+        description="Registry models served by their own ModelHost deployment (GPU placement).",
     )
 
     @field_validator("data_dir")

@@ -31,7 +31,7 @@ __all__ = [
 ChatMessage = dict[str, str]
 
 
-class Engine(ABC):
+class Engine:
     """What every engine has: the spec it was built from and honest names for responses."""
 
     engine_name: str = "engine"
@@ -43,7 +43,7 @@ class Engine(ABC):
     def model_name(self) -> str:
         return self.spec.name
 
-    def close(self) -> None:  # noqa: B027 - optional hook, most engines hold nothing to release
+    def close(self) -> None:
         """Release devices, threads or processes; engines that hold none keep the default."""
 
     def __enter__(self) -> Engine:
@@ -92,7 +92,7 @@ class Generation:
     finish_reason: str  # "stop" (eos or stop string) or "length"
 
 
-class TextEngine(Engine):
+class TextEngine(Engine, ABC):
     """Causal language models: batched generation and token streaming."""
 
     @abstractmethod
@@ -108,7 +108,7 @@ class TextEngine(Engine):
         """Render chat messages with the model's own chat template."""
 
 
-class Seq2SeqEngine(Engine):
+class Seq2SeqEngine(Engine, ABC):
     """Encoder-decoder models (translation)."""
 
     @abstractmethod
@@ -116,7 +116,7 @@ class Seq2SeqEngine(Engine):
         """Transform every text; the result is in input order."""
 
 
-class ClassifierEngine(Engine):
+class ClassifierEngine(Engine, ABC):
     """Sequence classification models."""
 
     @property
@@ -129,7 +129,7 @@ class ClassifierEngine(Engine):
         """Scores per label for every text (softmax, or sigmoid when `multi_label`)."""
 
 
-class DiffusionEngine(Engine):
+class DiffusionEngine(Engine, ABC):
     """Diffusion pipelines (text-to-image)."""
 
     @abstractmethod

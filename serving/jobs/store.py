@@ -13,7 +13,19 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, Text, create_engine, event, select, update
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    select,
+    update,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 __all__ = ["JobState", "Job", "JobStore", "TERMINAL_STATES"]
@@ -236,7 +248,11 @@ class JobStore:
         message: str | None = None,
     ) -> bool:
         """Move a running job owned by `worker` to a terminal state; False if it was taken from the worker."""
-        values: dict[str, Any] = {"state": state.value, "finished_at": _now(), "message": message or state.value}
+        values: dict[str, Any] = {
+            "state": state.value,
+            "finished_at": _now(),
+            "message": message or state.value,
+        }
         if state == JobState.SUCCEEDED:
             values.update(progress=1.0, result=result)
         if error is not None:
@@ -245,7 +261,11 @@ class JobStore:
             return (
                 session.execute(
                     update(_JobRow)
-                    .where(_JobRow.id == job_id, _JobRow.worker == worker, _JobRow.state == JobState.RUNNING.value)
+                    .where(
+                        _JobRow.id == job_id,
+                        _JobRow.worker == worker,
+                        _JobRow.state == JobState.RUNNING.value,
+                    )
                     .values(**values)
                 ).rowcount
                 == 1
@@ -257,8 +277,17 @@ class JobStore:
             return (
                 session.execute(
                     update(_JobRow)
-                    .where(_JobRow.id == job_id, _JobRow.worker == worker, _JobRow.state == JobState.RUNNING.value)
-                    .values(state=JobState.QUEUED.value, worker=None, message=message, attempts=_JobRow.attempts - 1)
+                    .where(
+                        _JobRow.id == job_id,
+                        _JobRow.worker == worker,
+                        _JobRow.state == JobState.RUNNING.value,
+                    )
+                    .values(
+                        state=JobState.QUEUED.value,
+                        worker=None,
+                        message=message,
+                        attempts=_JobRow.attempts - 1,
+                    )
                 ).rowcount
                 == 1
             )
@@ -270,7 +299,11 @@ class JobStore:
             if row is None:
                 return None
             if row.state == JobState.QUEUED.value:
-                row.state, row.finished_at, row.message = JobState.CANCELLED.value, _now(), "cancelled before start"
+                row.state, row.finished_at, row.message = (
+                    JobState.CANCELLED.value,
+                    _now(),
+                    "cancelled before start",
+                )
             elif row.state == JobState.RUNNING.value:
                 row.cancel_requested, row.message = True, "cancelling"
         return self.get(job_id)
@@ -318,4 +351,3 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
-

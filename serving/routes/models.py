@@ -9,6 +9,8 @@ from serving.protocol import ErrorEnvelope, JobOut, ModelCheckIn, ModelListOut, 
 from serving.routes.deps import any_key, require
 from serving.runtime import Runtime, get_runtime
 
+admin_key = require("admin")
+
 router = APIRouter(prefix="/v1/models", tags=["models"], responses={401: {"model": ErrorEnvelope}})
 
 
@@ -29,7 +31,9 @@ def list_models(_: Principal = Depends(any_key), runtime: Runtime = Depends(get_
     responses={403: {"model": ErrorEnvelope}, 404: {"model": ErrorEnvelope}},
 )
 def check_models(
-    body: ModelCheckIn, principal: Principal = Depends(require("admin")), runtime: Runtime = Depends(get_runtime)
+    body: ModelCheckIn,
+    principal: Principal = Depends(admin_key),
+    runtime: Runtime = Depends(get_runtime),
 ) -> JobOut:
     """Start a `models.check` job: resolves (and with `load`, loads) each model; poll `/v1/jobs/{id}`."""
     for name in body.names or []:

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from models import MissingWeightsError, ModelConfigError, ModelRegistry, ModelSpec, UnknownModelError, resolve_weights
+from models import (
+    MissingWeightsError,
+    ModelConfigError,
+    ModelRegistry,
+    ModelSpec,
+    UnknownModelError,
+    resolve_weights,
+)
 from models.registry import EMBEDDED_REGISTRY
 
 
@@ -44,8 +51,14 @@ def test_unknown_model_lists_the_configured_ones(tmp_path):
         ("- just a list\n", "expected a mapping"),
         ("models:\n  - {name: a, engine: transformers, source: x}\n", r"model a: task: Field required"),
         ("models:\n  - {name: a, task: painting, engine: transformers, source: x}\n", "model a: task"),
-        ("models:\n  - {name: a, task: seq2seq, engine: diffusers, source: x}\n", "cannot run task 'seq2seq'"),
-        ("models:\n  - {name: a, task: seq2seq, engine: transformers, source: x, dtype: fp8}\n", "dtype must be"),
+        (
+            "models:\n  - {name: a, task: seq2seq, engine: diffusers, source: x}\n",
+            "cannot run task 'seq2seq'",
+        ),
+        (
+            "models:\n  - {name: a, task: seq2seq, engine: transformers, source: x, dtype: fp8}\n",
+            "dtype must be",
+        ),
         (
             "models:\n  - {name: a, task: seq2seq, engine: transformers, source: x}\n"
             "  - {name: a, task: seq2seq, engine: transformers, source: y}\n",

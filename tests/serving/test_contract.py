@@ -52,7 +52,10 @@ def test_404_unknown_route_job_and_model(client):
     assert_envelope(client.get("/v1/nothing-here"), 404, "not_found")
     assert_envelope(client.get("/v1/jobs/" + "0" * 32, headers=auth(ADMIN_KEY)), 404, "not_found", "job_id")
     err = assert_envelope(
-        client.post("/v1/models/check", json={"names": ["nope"]}, headers=auth(ADMIN_KEY)), 404, "not_found", "model"
+        client.post("/v1/models/check", json={"names": ["nope"]}, headers=auth(ADMIN_KEY)),
+        404,
+        "not_found",
+        "model",
     )
     assert "configured models" in err["message"]
 
@@ -108,7 +111,9 @@ def test_rate_limit_is_per_key_with_retry_after(tmp_path):
     from serving.runtime import Runtime
     from serving.settings import Settings
 
-    rt = Runtime(Settings(data_dir=tmp_path, api_keys=f"{ADMIN_KEY}:admin,{MERCHANT_KEY}:merchant", rate_limit_per_minute=3))
+    rt = Runtime(
+        Settings(data_dir=tmp_path, api_keys=f"{ADMIN_KEY}:admin,{MERCHANT_KEY}:merchant", rate_limit_per_minute=3)
+    )
     client = TestClient(create_api(rt))
     codes = [client.get("/v1/models", headers=auth(ADMIN_KEY)).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]

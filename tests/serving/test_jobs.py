@@ -15,7 +15,9 @@ from serving.jobs import JobContext, JobRunner, JobState, JobStore, WebhookSende
 from tests.conftest import ADMIN_KEY, MERCHANT_KEY, auth
 
 # Every store test runs on SQLite; set NOTESTUDIO_TEST_POSTGRES_URL to run them on PostgreSQL too.
-STORE_URLS = ["sqlite"] + ([os.environ["NOTESTUDIO_TEST_POSTGRES_URL"]] if "NOTESTUDIO_TEST_POSTGRES_URL" in os.environ else [])
+STORE_URLS = ["sqlite"] + (
+    [os.environ["NOTESTUDIO_TEST_POSTGRES_URL"]] if "NOTESTUDIO_TEST_POSTGRES_URL" in os.environ else []
+)
 
 
 @pytest.fixture(params=STORE_URLS)
@@ -247,7 +249,9 @@ def test_http_job_lifecycle(client, runtime):
     created = client.post("/v1/models/check", json={}, headers=auth(ADMIN_KEY))
     assert created.status_code == 202 and created.json()["state"] == "queued"
     job_id = created.json()["id"]
-    body = wait_for(lambda: (r := client.get(f"/v1/jobs/{job_id}", headers=auth(ADMIN_KEY)).json())["state"] == "succeeded" and r)
+    body = wait_for(
+        lambda: (r := client.get(f"/v1/jobs/{job_id}", headers=auth(ADMIN_KEY)).json())["state"] == "succeeded" and r
+    )
     names = {m["name"] for m in body["result"]["models"]}
     assert names == set(runtime.registry.names())
     assert all(m["ok"] or m["problem"] for m in body["result"]["models"])

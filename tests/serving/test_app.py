@@ -1,0 +1,108 @@
+"""The Serve application built by `build_app`, run in-process with `_local_testing_mode`."""
+
+from __future__ import annotations
+
+import pytest
+from ray import serve
+
+from models import MissingWeightsError, UnknownModelError
+from serving.app import build_app
+from serving.deployments.model_host import ModelHost, deployment_name
+from tests.conftest import ADMIN_KEY
+
+
+@pytest.fixture
+def app_args(tmp_path, tiny_registry_file):
+    return {
+        "data_dir": str(tmp_path / "var"),
+        "api_keys": f"{ADMIN_KEY}:admin",
+        "studio": False,
+        "models": str(tiny_registry_file),
+    }
+
+
+def test_ingress_with_hosted_tiny_models(app_args):
+    args = {
+        **app_args,
+        "hosted_models": ["tiny-bert", "tiny-qwen2"],
+        "deployments": [{"name": deployment_name("tiny-bert"), "num_replicas": 1}],
+    }
+    handle = serve.run(build_app(args), name="t-app", _local_testing_mode=True)
+    assert handle.ready.remote().result() is True
+    assert handle.hosted_models.remote().result() == {
+        "tiny-bert": {"model": "tiny-bert", "engine": "transformers", "task": "classification"},
+        "tiny-qwen2": {"model": "tiny-qwen2", "engine": "transformers", "task": "text-generation"},
+    }
+
+
+def test_model_host_generates_and_checks_the_task(tiny_registry_file):
+    qwen = serve.run(
+        ModelHost.options(name="qwen-host").bind("tiny-qwen2", str(tiny_registry_file)),
+        name="t-qwen",
+        _local_testing_mode=True,
+    )
+    [gen] = qwen.generate.remote(["你好"], {"max_new_tokens": 3, "temperature": 0}).result()
+    assert gen["completion_tokens"] >= 1 and isinstance(gen["text"], str)
+    with pytest.raises(TypeError, match="not a Seq2SeqEngine"):
+        qwen.seq2seq.remote(["x"]).result()
+
+
+@pytest.mark.slow
+def test_model_host_batches_concurrent_calls_on_a_real_ray_cluster(tiny_registry_file):
+    """`@serve.batch` needs a real replica (local testing mode has no replica context)."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+    try:
+        bert = serve.run(ModelHost.options(name="bert-host").bind("tiny-bert", str(tiny_registry_file)), name="t-bert")
+        texts = ["加微信领优惠", "好用的面霜", "第一名"] * 8
+        responses = [bert.classify.remote(t) for t in texts]
+        results = [r.result(timeout_s=60) for r in responses]
+        assert all(set(r) == {"clean", "ad_law", "diversion"} for r in results)
+        assert results[0] == results[3]  # same text, same scores, whichever batch it landed in
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+
+
+def test_dev_mode_generates_a_key_and_production_refuses_without_one(tmp_path):
+    base = {"data_dir": str(tmp_path), "studio": False}
+    app = build_app(base)  # dev mode: a fresh key is generated and bound into the ingress
+    assert app is not None
+    with pytest.raises(ValueError, match="no API keys configured"):
+        build_app({**base, "dev_mode": False})
+
+
+def test_bad_config_fails_before_anything_starts(app_args, tmp_path):
+    with pytest.raises(UnknownModelError):
+        build_app({**app_args, "hosted_models": ["nope"]})
+    with pytest.raises(ValueError, match="unknown deployments"):
+        build_app({**app_args, "deployments": [{"name": "Moderation"}]})
+    with pytest.raises(ValueError, match="unknown options"):
+        build_app({**app_args, "deployments": [{"name": "Ingress", "replicas": 2}]})
+    missing = tmp_path / "models.yaml"
+    missing.write_text("models:\n  - {name: m, task: seq2seq, engine: transformers, source: /no/such/dir}\n")
+    with pytest.raises(MissingWeightsError, match="does not exist"):
+        build_app({**app_args, "models": str(missing), "hosted_models": ["m"]})
+
+
+def test_serve_config_files_build(tmp_path):
+    """Every shipped Serve YAML is a valid config for build_app (hosted models aside, which need weights)."""
+    from pathlib import Path
+
+    import yaml
+
+    from cli.serve_cmd import read_serve_config
+
+    for path in sorted(Path("serving/configs").glob("*.yaml")):
+        args, http = read_serve_config(path)
+        assert yaml.safe_load(path.read_text())["applications"][0]["import_path"] == "serving.app:build_app"
+        args = {
+            **args,
+            "data_dir": str(tmp_path),
+            "hosted_models": [],
+            "studio": False,
+            "api_keys": f"{ADMIN_KEY}:admin",
+        }
+        args["deployments"] = [d for d in args.get("deployments", []) if d["name"] == "Ingress"]
+        assert build_app(args) is not None, path

@@ -1,0 +1,130 @@
+"""A real `notestudio serve` subprocess: HTTP over a socket, the studio in Chromium, clean shutdown.
+
+Tests in this module run in order against one server (startup costs ~15 s); the last one stops it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class LiveServer:
+    def __init__(self, tmp_path) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "NOTESTUDIO_DATA_DIR": str(tmp_path / "var"), "PYTHONUNBUFFERED": "1"}
+        env.pop("NOTESTUDIO_API_KEYS", None)  # dev mode: the server must generate and print a key
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "serve", "--port", str(self.port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )
+        self.lines: list[str] = []
+        threading.Thread(target=self._drain, daemon=True).start()
+        self.key = self._wait_for_key(timeout=120)
+
+    def _drain(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def _wait_for_key(self, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.lines:
+                if match := re.search(r"dev mode admin API key: (\S+)", line):
+                    return match.group(1)
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise AssertionError("server did not start:\n" + "".join(self.lines[-40:]))
+
+    def stop(self, timeout: float = 60) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                return self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                raise
+        return self.process.returncode
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    live = LiveServer(tmp_path_factory.mktemp("live"))
+    yield live
+    live.stop()
+
+
+def test_health_and_auth_over_http(server):
+    assert httpx.get(f"{server.url}/health", timeout=10).json()["status"] == "ok"
+    assert httpx.get(f"{server.url}/ready", timeout=10).json()["ready"] is True
+    assert httpx.get(f"{server.url}/v1/models", timeout=10).status_code == 401
+    listed = httpx.get(f"{server.url}/v1/models", headers={"Authorization": f"Bearer {server.key}"}, timeout=10)
+    assert listed.status_code == 200 and listed.json()["models"]
+
+
+def test_bad_requests_do_not_hurt_the_replica(server):
+    headers = {"Authorization": f"Bearer {server.key}", "content-type": "application/json"}
+    for body in (b"{", b"\x00\xff" * 100, b'{"names": 5}', b"[]"):
+        response = httpx.post(f"{server.url}/v1/models/check", content=body, headers=headers, timeout=10)
+        assert 400 <= response.status_code < 500 and "error" in response.json()
+    assert httpx.get(f"{server.url}/health", timeout=10).status_code == 200
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian chromium not installed (make test installs it)")
+def test_studio_in_a_real_browser(server, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=shutil.which("chromium"),
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--no-first-run",
+            ],
+        )
+        page = browser.new_page()
+        page.goto(f"{server.url}/studio/", wait_until="networkidle", timeout=60_000)
+        expect(page.get_by_text("Note Studio").first).to_be_visible(timeout=30_000)
+        page.get_by_role("button", name="List models").click()
+        expect(page.get_by_text("qwen2.5-1.5b-instruct").first).to_be_visible(timeout=30_000)
+        page.get_by_role("button", name="Check models").click()
+        # Gradio keeps hidden copies of table cells: match the visible one.
+        expect(page.locator(":text-is('missing'):visible").first).to_be_visible(timeout=60_000)
+        expect(page.locator(":text('hf download'):visible").first).to_be_visible()
+        page.screenshot(path=str(tmp_path / "studio.png"), full_page=True)
+        browser.close()
+
+
+def test_clean_shutdown(server):
+    assert server.stop() == 0, "".join(server.lines[-30:])
+    assert any("stopped." in line for line in server.lines)
+    with socket.socket() as probe:  # the port is free again (TIME_WAIT aside, as any server binds it)
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", server.port))
