@@ -105,6 +105,7 @@ def test_serve_port_in_use_exits_2_before_starting_ray(tmp_path):
             "invalid setting port",
         ),
         (
+            "http_options: {port: FREE}\n"
             "applications:\n  - import_path: serving.app:build_app\n    deployments: [{name: Nope}]\n",
             "unknown deployments",
         ),
@@ -112,8 +113,8 @@ def test_serve_port_in_use_exits_2_before_starting_ray(tmp_path):
 )
 def test_serve_bad_config_exits_2(tmp_path, config, message):
     path = tmp_path / "serve.yaml"
-    path.write_text(config)
-    result = run_cli("serve", "--config", str(path), "--port", str(free_port()))
+    path.write_text(config.replace("FREE", str(free_port())))
+    result = run_cli("serve", "--config", str(path))
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
 

@@ -59,7 +59,7 @@ def test_model_host_batches_concurrent_calls_on_a_real_ray_cluster(tiny_registry
         responses = [bert.classify.remote(t) for t in texts]
         results = [r.result(timeout_s=60) for r in responses]
         assert all(set(r) == {"clean", "ad_law", "diversion"} for r in results)
-        assert results[0] == results[3]  # same text, same scores, whichever batch it landed in
+        assert results[0] == pytest.approx(results[3], abs=1e-5)  # same text, same scores in any batch
     finally:
         serve.shutdown()
         ray.shutdown()
