@@ -1,0 +1,112 @@
+"""Lexicon matching: Aho-Corasick over folded text, context rules, evidence mapped to original offsets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import ahocorasick
+import yaml
+
+from moderation.normalize import NormalizedText, fold
+from moderation.types import Evidence, Hit
+
+__all__ = ["Lexicon", "LexiconEntry", "DEFAULT_LEXICON"]
+
+DEFAULT_LEXICON = Path(__file__).with_name("data") / "lexicon.yaml"
+
+
+def _folded(values: list[str] | None) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(f for f in (fold(v) for v in values or []) if f))
+
+
+@dataclass(frozen=True)
+class LexiconEntry:
+    code: str
+    weight: float
+    not_before: tuple[str, ...] = ()
+    not_after: tuple[str, ...] = ()
+    unless_near: tuple[str, ...] = ()
+    require_near: tuple[str, ...] = ()
+    window: int = 8
+    ascii_word: bool = False
+    skip_categories: tuple[str, ...] = ()
+
+    def accepts(self, text: str, start: int, end: int, category: str | None) -> bool:
+        """Context rules on the folded text around `text[start:end]`."""
+        if category and self.skip_categories and any(c in category.lower() for c in self.skip_categories):
+            return False
+        if self.ascii_word and text[start:end].isascii():
+            if (start > 0 and text[start - 1].isascii() and text[start - 1].isalpha()) or (
+                end < len(text) and text[end].isascii() and text[end].isalpha()
+            ):
+                return False
+        if self.not_after and text.startswith(self.not_after, end):
+            return False
+        if self.not_before and text[max(0, start - 8) : start].endswith(self.not_before):
+            return False
+        if self.unless_near or self.require_near:
+            around = text[max(0, start - self.window) : start] + " " + text[end : end + self.window]
+            if self.unless_near and any(term in around for term in self.unless_near):
+                return False
+            if self.require_near and not any(term in around for term in self.require_near):
+                return False
+        return True
+
+
+class Lexicon:
+    """All entries of a lexicon file in one automaton; `version` goes into every audit record."""
+
+    def __init__(self, path: Path = DEFAULT_LEXICON) -> None:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        self.version = str(raw["version"])
+        self.entries: list[LexiconEntry] = []
+        self._automaton = ahocorasick.Automaton()
+        patterns: dict[str, list[int]] = {}
+        for item in raw["entries"]:
+            entry = LexiconEntry(
+                code=item["code"],
+                weight=float(item["weight"]),
+                not_before=_folded(item.get("not_before")),
+                not_after=_folded(item.get("not_after")),
+                unless_near=_folded(item.get("unless_near")),
+                require_near=_folded(item.get("require_near")),
+                window=int(item.get("window", 8)),
+                ascii_word=bool(item.get("ascii_word", False)),
+                skip_categories=tuple(c.lower() for c in item.get("skip_categories", [])),
+            )
+            self.entries.append(entry)
+            for term in _folded(item["terms"]):
+                patterns.setdefault(term, []).append(len(self.entries) - 1)
+        for term, entry_ids in patterns.items():
+            self._automaton.add_word(term, (term, tuple(entry_ids)))
+        self._automaton.make_automaton()
+        self.codes = sorted({e.code for e in self.entries})
+
+    def match(self, field: str, normalized: NormalizedText, category: str | None = None) -> list[Hit]:
+        """Hits in one field; overlapping matches of the same code keep the longest (全网第一 over 第一)."""
+        text = normalized.text
+        found: dict[str, list[tuple[int, int, float]]] = {}
+        for end_index, (term, entry_ids) in self._automaton.iter(text):
+            end = end_index + 1
+            start = end - len(term)
+            for entry_id in entry_ids:
+                entry = self.entries[entry_id]
+                if entry.accepts(text, start, end, category):
+                    found.setdefault(entry.code, []).append((start, end, entry.weight))
+        hits = []
+        for code, spans in found.items():
+            spans.sort(key=lambda s: (s[0], -(s[1] - s[0])))
+            kept: list[tuple[int, int, float]] = []
+            for span in spans:
+                if kept and span[0] < kept[-1][1]:  # overlaps the previous kept span
+                    if span[1] - span[0] > kept[-1][1] - kept[-1][0]:
+                        kept[-1] = span
+                    continue
+                kept.append(span)
+            evidence = []
+            for start, end, _ in kept:
+                o_start, o_end = normalized.span(start, end)
+                evidence.append(Evidence(field, o_start, o_end, normalized.original[o_start:o_end]))
+            hits.append(Hit(code, max(w for _, _, w in kept), tuple(evidence), "lexicon"))
+        return hits

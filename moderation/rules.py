@@ -1,0 +1,57 @@
+"""Pattern rules the lexicon cannot express: phone numbers, QQ and WeChat ids, links, e-mail addresses.
+
+Phone and id patterns run on the folded text (so ①③⑧, 一三八 and 138-1234-5678 all read 13812345678);
+links and e-mail run on the original text, where their punctuation still exists.
+"""
+
+from __future__ import annotations
+
+import re
+
+from moderation.normalize import NormalizedText
+from moderation.types import Evidence, Hit
+
+__all__ = ["find_contact_details"]
+
+# Mainland mobile numbers, digits possibly split by single spaces (dashes and dots are folded away).
+_PHONE = re.compile(r"(?<![0-9])1[3-9][0-9](?: ?[0-9]){8}(?![0-9])")
+_LANDLINE = re.compile(r"(?<![0-9])0[1-9][0-9]{1,2} ?[2-8][0-9]{6,7}(?![0-9])")
+_QQ = re.compile(r"(?:qq|扣扣|企鹅号?|q号)(?:号|号码)?(?:是|为)?([1-9][0-9]{4,10})(?![0-9])")
+_WECHAT_ID = re.compile(
+    r"(?:微信|薇信|威信|维信|徽信|v信|vx|wx|weixin|wechat)(?:号|id)?(?:是|为)? ?([a-z][a-z0-9]{5,19})(?![a-z0-9])"
+)
+# A bare "v" / "加v" is an id prefix only when the id carries a digit ("V collection" is English).
+_V_ID = re.compile(r"(?<![a-z])(?:加v|v)(?:号)? ?((?=[a-z0-9]*[0-9])[a-z][a-z0-9]{5,19})(?![a-z0-9])")
+_LINK = re.compile(
+    r"(?i)(?:https?://|www\.)[^\s，。！？、）)]+|\b[a-z0-9-]{2,}\.(?:com|cn|net|top|xyz|cc|vip|shop|link|me)\b(?:/[^\s，。]*)?"
+)
+_EMAIL = re.compile(r"(?i)\b[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}\b")
+
+
+def _from_folded(field: str, normalized: NormalizedText, match: re.Match, group: int = 0) -> Evidence:
+    start, end = normalized.span(match.start(group), match.end(group))
+    if group:  # report the whole "微信号 abc123" phrase when the id itself matched
+        start = normalized.span(match.start(), match.end())[0]
+    return Evidence(field, start, end, normalized.original[start:end])
+
+
+def find_contact_details(field: str, normalized: NormalizedText) -> list[Hit]:
+    """Contact details and links in one field, as `diversion.*` hits."""
+    text = normalized.text
+    hits: list[Hit] = []
+    phones = [_from_folded(field, normalized, m) for m in _PHONE.finditer(text)]
+    phones += [_from_folded(field, normalized, m) for m in _LANDLINE.finditer(text)]
+    if phones:
+        hits.append(Hit("diversion.contact", 0.97, tuple(phones), "rule"))
+    ids = [_from_folded(field, normalized, m, 1) for m in _QQ.finditer(text)]
+    ids += [_from_folded(field, normalized, m, 1) for m in _WECHAT_ID.finditer(text)]
+    ids += [_from_folded(field, normalized, m, 1) for m in _V_ID.finditer(text) if not _WECHAT_ID.search(m.group())]
+    if ids:
+        hits.append(Hit("diversion.contact", 0.96, tuple(ids), "rule"))
+    original = normalized.original
+    links = [Evidence(field, m.start(), m.end(), m.group()) for m in _LINK.finditer(original)]
+    emails = [Evidence(field, m.start(), m.end(), m.group()) for m in _EMAIL.finditer(original)]
+    links = [link for link in links if not any(e.start <= link.start < e.end for e in emails)] + emails
+    if links:
+        hits.append(Hit("diversion.link", 0.9, tuple(links), "rule"))
+    return hits
