@@ -36,14 +36,6 @@ PRICE_MODES = ("normal", "low", "none")
 GENERATED = ("wxid", "phone", "qq", "rnd", "num", "year", "bignum", "model", "tracking", "approval")
 PER_RECORD = ("brand", "product", "price", "cat")
 SLOT = re.compile(r"\{(\w+)\}")
-DIGIT_STYLES = (
-    "⓪①②③④⑤⑥⑦⑧⑨",
-    "⓿❶❷❸❹❺❻❼❽❾",
-    "0⑴⑵⑶⑷⑸⑹⑺⑻⑼",
-    "零一二三四五六七八九",
-    "０１２３４５６７８９",
-    "〇幺二三四五六拐八勾",
-)
 KEYCAP = "\ufe0f\u20e3"
 ZERO_WIDTH = "\u200b"
 HARD_NEGATIVE_PREFIX = "hn_"
@@ -132,6 +124,7 @@ class Evader:
         self.separators: list[str] = config["separators"]
         self.traditional: dict[str, str] = config["traditional"]
         self.pinyin: dict[str, list[str]] = config["pinyin"]
+        self.digit_styles: list[str] = config["digit_styles"]
         self.emoji = emoji
         self.rng = rng
 
@@ -151,7 +144,7 @@ class Evader:
         """Write the digits of ``number`` as circled, dingbat, parenthesized, Chinese, full-width or keycap digits."""
         if self.rng.random() < 0.15:
             return "".join(ch + KEYCAP if ch.isdigit() else ch for ch in number)
-        style = self.rng.choice(DIGIT_STYLES)
+        style = self.rng.choice(self.digit_styles)
         return "".join(style[int(ch)] if ch.isdigit() else ch for ch in number)
 
     def _separate(self, phrase: str) -> str | None:
@@ -160,12 +153,8 @@ class Evader:
     def _zero_width(self, phrase: str) -> str | None:
         if len(phrase) < 2:
             return None
-        cuts = sorted(self.rng.sample(range(1, len(phrase)), k=min(2, len(phrase) - 1)))
-        out, last = [], 0
-        for cut in cuts:
-            out += [phrase[last:cut], ZERO_WIDTH]
-            last = cut
-        return "".join(out) + phrase[last:]
+        at = self.rng.randrange(1, len(phrase))
+        return ZERO_WIDTH.join(phrase) if len(phrase) <= 4 else phrase[:at] + ZERO_WIDTH + phrase[at:]
 
     def _fullwidth(self, phrase: str) -> str | None:
         if not any(ch.isascii() and ch.isalnum() for ch in phrase):
@@ -186,9 +175,13 @@ class Evader:
 class Filler:
     """Fills template slots from the banks of one split; rewrites trigger fillers at ``rate``."""
 
-    def __init__(self, banks: dict[str, dict[str, list[str]]], evadable: set[str], evader: Evader, rate: float) -> None:
+    def __init__(
+        self, banks: dict[str, dict[str, list[str]]], evadable: set[str], sticky: set[str], evader: Evader, rate: float
+    ) -> None:
         self.banks = banks
         self.evadable = evadable
+        self.sticky = sticky
+        self.memo: dict[str, str] = {}
         self.evader = evader
         self.rate = rate
         self.rng = evader.rng
@@ -203,7 +196,10 @@ class Filler:
             return context[name]
         if name in GENERATED:
             return self._generated(name)
-        phrase = self.rng.choice(self.banks[name][split])
+        bank = self.banks[name][split]
+        if name == "spec" and f"{context['_cat']}.specs" in self.banks and self.rng.random() < 0.6:
+            bank = self.banks[f"{context['_cat']}.specs"][split]
+        phrase = self.memo.setdefault(name, self.rng.choice(bank)) if name in self.sticky else self.rng.choice(bank)
         if name in self.evadable and self.rng.random() < self.rate:
             self.evaded = True
             parts = SLOT.split(phrase)  # literal, slot, literal, ...: rewrite the longest literal only
@@ -230,10 +226,8 @@ class Filler:
             return value
         if name == "rnd":
             return "".join(rng.choices("abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789", k=rng.randint(5, 8)))
-        if name == "num":
-            return str(rng.randint(2, 30))
-        if name == "year":
-            return str(rng.randint(1985, 2016))
+        if name in ("num", "year"):
+            return str(rng.randint(*{"num": (2, 30), "year": (1985, 2016)}[name]))
         if name == "bignum":
             return str(rng.choice([rng.randint(1000, 99999), 13800, 13900, 15800, 18600]))
         if name == "model":
@@ -272,14 +266,14 @@ def build(sources: dict[str, Any]) -> tuple[list[dict[str, Any]], Counter]:
     raw_banks: dict[str, list[str]] = {name: [str(x) for x in items] for name, items in sources["banks"].items()}
     banks = {name: split_items(name, items, fraction) for name, items in raw_banks.items()}
     for key, cat in sources["categories"].items():
-        banks[f"{key}.brands"] = split_items(f"{key}.brands", [str(x) for x in cat["brands"]], fraction)
-        banks[f"{key}.products"] = split_items(f"{key}.products", [str(x) for x in cat["products"]], fraction)
-    if bad := [name for name in sources["evadable"] if name not in raw_banks]:
-        raise ValueError(f"evadable names unknown banks: {bad}")
+        for part in ("brands", "products", "specs")[: 3 if "specs" in cat else 2]:
+            banks[f"{key}.{part}"] = split_items(f"{key}.{part}", [str(x) for x in cat[part]], fraction)
+    if bad := [name for name in sources["evadable"] + sources["sticky"] if name not in raw_banks]:
+        raise ValueError(f"evadable / sticky name unknown banks: {bad}")
     templates = load_templates(sources, raw_banks)
     assignment = split_templates(templates, fraction)
     evader = Evader(sources["evasion"], raw_banks["emoji"], rng)
-    filler = Filler(banks, set(sources["evadable"]), evader, float(sources["evasion_rate"]))
+    filler = Filler(banks, set(sources["evadable"]), set(sources["sticky"]), evader, float(sources["evasion_rate"]))
     records: list[dict[str, Any]] = []
     stats: Counter = Counter()
     seen: set[tuple[str, str]] = set()
@@ -290,7 +284,7 @@ def build(sources: dict[str, Any]) -> tuple[list[dict[str, Any]], Counter]:
             for i in range(total):
                 template = members[split][i % len(members[split])]
                 for _attempt in range(40):
-                    record = make_record(template, split, sources["categories"], banks, filler, rng)
+                    record = make_record(template, split, sources["categories"], filler)
                     key = (record["title"], record["body"])
                     if key not in seen:
                         break
@@ -306,26 +300,20 @@ def build(sources: dict[str, Any]) -> tuple[list[dict[str, Any]], Counter]:
     return records, stats
 
 
-def make_record(
-    template: Template,
-    split: str,
-    categories: dict[str, Any],
-    banks: dict[str, dict[str, list[str]]],
-    filler: Filler,
-    rng: random.Random,
-) -> dict[str, Any]:
+def make_record(template: Template, split: str, categories: dict[str, Any], filler: Filler) -> dict[str, Any]:
     """Fill one template into a record of the dataset schema (``id`` is assigned after shuffling)."""
+    banks, rng = filler.banks, filler.rng
     cat_key = rng.choice(template.cats)
     category = categories[cat_key]
     text = template.title + template.body
     price = make_price(template, category, "{price}" in text, rng)
     brand = rng.choice(banks[f"{cat_key}.brands"][split]) if template.has_brand else None
-    context = {"product": rng.choice(banks[f"{cat_key}.products"][split]), "cat": category["zh"]}
+    context = {"product": rng.choice(banks[f"{cat_key}.products"][split]), "cat": category["zh"], "_cat": cat_key}
     if brand is not None:
         context["brand"] = brand
     if price is not None:
         context["price"] = rng.choice(["¥{:g}", "{:g}元", "{:g}r"]).format(price)
-    filler.evaded = False
+    filler.evaded, filler.memo = False, {}
     title = filler.fill(template.title, context, split)
     body = filler.fill(template.body, context, split)
     if not template.labels and rng.random() < 0.08:
