@@ -1,0 +1,67 @@
+"""AR try-on: face/pose landmarks (mediapipe) + smoothing -> makeup and garment renderers.
+
+Quick start::
+
+    from ar_tryon import PhotoMakeup, Look, default_catalog
+    shades = default_catalog()
+    with PhotoMakeup() as makeup:
+        result = makeup.process(rgb, Look.of([shades.get("LIP-102")], intensity=0.8))
+"""
+
+from ar_tryon.errors import ImageError, ImageTooLargeError, NoBodyError, NoFaceError, TryOnError, UnknownShadeError
+from ar_tryon.garment import GarmentCategory, GarmentResult, GarmentTryOn, garment_rgba
+from ar_tryon.images import DecodedImage, decode_image, encode_image
+from ar_tryon.landmarks import (
+    FaceLandmarker,
+    FaceLandmarkerOptions,
+    FaceLandmarks,
+    PoseLandmarker,
+    PoseLandmarkerOptions,
+    PoseLandmarks,
+    SegmenterOptions,
+    SelfieSegmenter,
+)
+from ar_tryon.makeup import Look, LookItem, apply_look
+from ar_tryon.pipeline import MakeupResult, PhotoMakeup, VideoMakeup
+from ar_tryon.service import TryOnService, shared_service
+from ar_tryon.shades import Finish, Product, Shade, ShadeCatalog, default_catalog
+from ar_tryon.smoothing import OneEuroFilter, OneEuroOptions
+
+__all__ = [
+    "DecodedImage",
+    "FaceLandmarker",
+    "FaceLandmarkerOptions",
+    "FaceLandmarks",
+    "Finish",
+    "GarmentCategory",
+    "GarmentResult",
+    "GarmentTryOn",
+    "ImageError",
+    "ImageTooLargeError",
+    "Look",
+    "LookItem",
+    "MakeupResult",
+    "NoBodyError",
+    "NoFaceError",
+    "OneEuroFilter",
+    "OneEuroOptions",
+    "PhotoMakeup",
+    "PoseLandmarker",
+    "PoseLandmarkerOptions",
+    "PoseLandmarks",
+    "Product",
+    "SegmenterOptions",
+    "SelfieSegmenter",
+    "Shade",
+    "ShadeCatalog",
+    "TryOnError",
+    "TryOnService",
+    "UnknownShadeError",
+    "VideoMakeup",
+    "apply_look",
+    "decode_image",
+    "default_catalog",
+    "encode_image",
+    "garment_rgba",
+    "shared_service",
+]

@@ -1,0 +1,43 @@
+"""Errors of the try-on library: each names the argument at fault so HTTP and CLI can point at it.
+
+They subclass `ValueError` because every one of them is a problem with the caller's input (no face in the
+photo, an unknown shade, an unreadable file), which the CLI turns into one line + exit 2 and the HTTP layer
+into a 4xx with `param` set.
+"""
+
+from __future__ import annotations
+
+__all__ = ["TryOnError", "ImageError", "ImageTooLargeError", "NoFaceError", "NoBodyError", "UnknownShadeError"]
+
+
+class TryOnError(ValueError):
+    """Base class. `status` is the HTTP status a service should answer with; `param` the offending argument."""
+
+    status: int = 422
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+
+class ImageError(TryOnError):
+    """The bytes are empty, corrupt or not an image format we read (PNG, JPEG, WebP, BMP, TIFF)."""
+
+
+class ImageTooLargeError(TryOnError):
+    """The image has more pixels than the configured limit (a decompression bomb must not be decoded)."""
+
+    status = 413
+
+
+class NoFaceError(TryOnError):
+    """No face was found; the message says what usually helps."""
+
+
+class NoBodyError(TryOnError):
+    """No person / pose was found, or the landmarks a garment needs are not visible."""
+
+
+class UnknownShadeError(TryOnError):
+    """A SKU that is not in the shade catalog."""

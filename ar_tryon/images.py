@@ -1,0 +1,104 @@
+"""Image bytes in and out: decode with a pixel limit checked before decoding, encode PNG/JPEG.
+
+Inputs may be PNG, JPEG, WebP (or anything Pillow reads), grayscale, RGB or RGBA, 8 or 16 bit. The library
+works on RGB uint8; an alpha channel is kept aside and re-attached to the output so transparent cut-outs stay
+transparent.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ar_tryon.errors import ImageError, ImageTooLargeError
+
+__all__ = ["DecodedImage", "decode_image", "encode_image", "MAX_PIXELS", "MIN_SIDE"]
+
+#: Default pixel limit (40 MP): larger uploads are refused before their pixels are decoded.
+MAX_PIXELS = 40_000_000
+#: Smaller images cannot hold a face the landmark models can read.
+MIN_SIDE = 16
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """`rgb` is HxWx3 uint8 (C-contiguous); `alpha` is HxW uint8 or None."""
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None = None
+
+    def with_rgb(self, rgb: np.ndarray) -> np.ndarray:
+        """The output image: `rgb` plus the original alpha, if there was one."""
+        if self.alpha is None:
+            return rgb
+        return np.dstack([rgb, self.alpha])
+
+
+def decode_image(data: bytes, param: str = "image", max_pixels: int = MAX_PIXELS) -> DecodedImage:
+    """Decode image bytes into RGB uint8 (+ alpha).
+
+    Args:
+        data: the file's bytes.
+        param: the argument name to put in errors (the HTTP form field or CLI option).
+        max_pixels: refuse images with more pixels than this; checked from the header, before decoding.
+
+    Raises:
+        ImageError: empty, corrupt, unsupported or too small.
+        ImageTooLargeError: more than `max_pixels` pixels.
+    """
+    if not data:
+        raise ImageError(f"{param}: the file is empty", param)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > max_pixels:
+                mp = width * height / 1e6
+                raise ImageTooLargeError(
+                    f"{param}: {width}x{height} is {mp:.1f} MP, above the {max_pixels / 1e6:g} MP limit", param
+                )
+            image.load()
+            image = ImageOps.exif_transpose(image)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        if isinstance(exc, ImageTooLargeError):
+            raise
+        raise ImageError(f"{param}: not a readable image (PNG, JPEG or WebP expected): {exc}", param) from None
+    if min(image.size) < MIN_SIDE:
+        raise ImageError(f"{param}: {image.size[0]}x{image.size[1]} is too small (min side {MIN_SIDE} px)", param)
+    alpha = None
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = np.asarray(image.convert("RGBA"))
+        rgb, alpha = np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
+    elif image.mode.startswith("I;16") or image.mode == "I":
+        wide = np.asarray(image, dtype=np.float32)
+        gray = np.clip(wide / max(float(wide.max()), 1.0) * 255.0, 0, 255).astype(np.uint8)
+        rgb = np.ascontiguousarray(np.repeat(gray[..., None], 3, axis=2))
+    else:
+        rgb = np.ascontiguousarray(np.asarray(image.convert("RGB")))
+    return DecodedImage(rgb=rgb, alpha=alpha)
+
+
+def encode_image(image: np.ndarray, fmt: str = "png", quality: int = 90) -> bytes:
+    """Encode RGB or RGBA uint8 as PNG (lossless, keeps alpha) or JPEG (fast, for webcam frames)."""
+    if fmt not in ("png", "jpeg"):
+        raise ValueError(f"fmt: expected 'png' or 'jpeg', got {fmt!r}")
+    if image.ndim == 3 and image.shape[2] == 4:
+        if fmt == "jpeg":
+            image = image[..., :3]
+        else:
+            ok, buf = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA))
+            return buf.tobytes()
+    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    if fmt == "png":
+        ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    else:
+        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("could not encode the image")
+    return buf.tobytes()

@@ -1,0 +1,89 @@
+"""Colour in a perceptual space, on uint8, inside a box only.
+
+Why Lab: a shade is mostly chroma (a, b) at some lightness. Replacing a/b with the shade's and moving the
+*mean* lightness of the region to the shade's while keeping each pixel's deviation from that mean keeps the
+lips' texture, creases and the scene's lighting (highlights stay highlights). Blending the result by a
+feathered mask x intensity gives soft edges. All of it is 8-bit: OpenCV's uint8 Lab conversions, a 256-entry
+lookup table for the lightness curve, and integer blending — no full-frame float image is ever made.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+__all__ = ["lightness_lut", "tint", "masked_mean_l"]
+
+
+def lightness_lut(
+    mean_l: float,
+    target_l: float,
+    strength: float,
+    contrast: float = 1.0,
+    highlight_from: float | None = None,
+    highlight_gain: float = 0.0,
+) -> np.ndarray:
+    """256-entry uint8 LUT over OpenCV L (0..255).
+
+    Args:
+        mean_l: the region's current mean L.
+        target_l: the shade's L.
+        strength: [0, 1] how far the mean moves to the shade (1 = all the way; 0 keeps the skin's lightness).
+        contrast: scale of each pixel's deviation from the mean (<1 flattens texture: a matte look).
+        highlight_from: L above which highlights are boosted (gloss); None for none.
+        highlight_gain: how much the part above `highlight_from` is amplified.
+    """
+    v = np.arange(256, dtype=np.float32)
+    new_mean = mean_l + strength * (target_l - mean_l)
+    out = new_mean + (v - mean_l) * contrast
+    if highlight_from is not None and highlight_gain > 0:
+        out += np.maximum(v - highlight_from, 0.0) * highlight_gain
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
+def masked_mean_l(lab: np.ndarray, mask: np.ndarray) -> float:
+    """Mean L of the pixels where `mask` is at least half on (the core of the region)."""
+    core = mask >= 128
+    if not core.any():
+        core = mask > 0
+    return float(lab[..., 0][core].mean()) if core.any() else 128.0
+
+
+def tint(
+    image: np.ndarray,
+    box: tuple[int, int, int, int],
+    mask: np.ndarray,
+    ab: tuple[int, int],
+    lut: np.ndarray,
+    intensity: float,
+    lab: np.ndarray | None = None,
+    l_add: np.ndarray | None = None,
+) -> None:
+    """Recolour `image[box]` in place: L through `lut` (+ `l_add`), a/b set to `ab`, blended by mask x intensity.
+
+    Pixels where `mask` is 0 (and every pixel outside `box`) are left bit-for-bit unchanged.
+
+    Args:
+        image: HxWx3 uint8 RGB frame (modified in place).
+        box: (x0, y0, x1, y1) region in frame pixels.
+        mask: uint8 mask of the box's size.
+        ab: target a, b in OpenCV 8-bit Lab.
+        lut: uint8 LUT for L (see `lightness_lut`).
+        intensity: [0, 1] global strength.
+        lab: the box already converted to Lab, if the caller has it.
+        l_add: optional uint8 lightness added after the LUT (shimmer sparkles).
+    """
+    x0, y0, x1, y1 = box
+    patch = image[y0:y1, x0:x1]
+    if lab is None:
+        lab = cv2.cvtColor(patch, cv2.COLOR_RGB2LAB)
+    light = cv2.LUT(lab[..., 0], lut)
+    if l_add is not None:
+        light = cv2.add(light, l_add)
+    a = np.full_like(light, ab[0])
+    b = np.full_like(light, ab[1])
+    shaded = cv2.cvtColor(cv2.merge([light, a, b]), cv2.COLOR_LAB2RGB)
+    weight = (mask.astype(np.int32) * int(round(np.clip(intensity, 0.0, 1.0) * 256))) // 255
+    src = patch.astype(np.int32)
+    delta = shaded.astype(np.int32) - src
+    patch[...] = (src + ((delta * weight[..., None] + 128) >> 8)).astype(np.uint8)
