@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import models_cmd, serve_cmd
+from cli import models_cmd, moderation_cmd, serve_cmd
 
 app = typer.Typer(
     name="notestudio",
@@ -14,6 +14,8 @@ app = typer.Typer(
 )
 app.command("serve")(serve_cmd.serve)
 app.add_typer(models_cmd.app, name="models")
+app.command("moderate")(moderation_cmd.moderate)
+app.add_typer(moderation_cmd.app, name="moderation")
 
 if __name__ == "__main__":
     app()

@@ -14,6 +14,9 @@ from moderation.types import Evidence, Hit
 __all__ = ["Lexicon", "LexiconEntry", "DEFAULT_LEXICON"]
 
 DEFAULT_LEXICON = Path(__file__).with_name("data") / "lexicon.yaml"
+_SENTENCE_MARKS = ("。", "！", "？", "!", "?", "；", ";", "\n")
+#: Folding deletes punctuation, so "包，过验" reads "包过验"; a match may not span clause punctuation.
+_CLAUSE_MARKS = frozenset("，。！？、；：,!?;:\n")
 
 
 def _folded(values: list[str] | None) -> tuple[str, ...]:
@@ -76,12 +79,30 @@ class Lexicon:
                 skip_categories=tuple(c.lower() for c in item.get("skip_categories", [])),
             )
             self.entries.append(entry)
-            for term in _folded(item["terms"]):
+            combos = [p + s for p in item.get("prefixes", []) for s in item.get("stems", [])]
+            for term in _folded(item["terms"] + combos):
                 patterns.setdefault(term, []).append(len(self.entries) - 1)
         for term, entry_ids in patterns.items():
             self._automaton.add_word(term, (term, tuple(entry_ids)))
         self._automaton.make_automaton()
         self.codes = sorted({e.code for e in self.entries})
+        self.warning_cues = _folded(raw.get("warning_cues"))
+
+    @staticmethod
+    def _crosses_clause(normalized: NormalizedText, start: int, end: int) -> bool:
+        o_start, o_end = normalized.span(start, end)
+        return any(ch in _CLAUSE_MARKS for ch in normalized.original[o_start:o_end])
+
+    def _in_warning(self, normalized: NormalizedText, start: int, end: int) -> bool:
+        """Whether the sentence around normalized `[start, end)` carries a warning cue."""
+        if not self.warning_cues:
+            return False
+        original = normalized.original
+        o_start, o_end = normalized.span(start, end)
+        left = max(original.rfind(mark, 0, o_start) for mark in _SENTENCE_MARKS) + 1
+        rights = [i for i in (original.find(mark, o_end) for mark in _SENTENCE_MARKS) if i >= 0]
+        sentence = fold(original[left : min(rights) if rights else len(original)])
+        return any(cue in sentence for cue in self.warning_cues)
 
     def match(self, field: str, normalized: NormalizedText, category: str | None = None) -> list[Hit]:
         """Hits in one field; overlapping matches of the same code keep the longest (全网第一 over 第一)."""
@@ -96,6 +117,14 @@ class Lexicon:
                     found.setdefault(entry.code, []).append((start, end, entry.weight))
         hits = []
         for code, spans in found.items():
+            spans = [
+                span
+                for span in spans
+                if not self._crosses_clause(normalized, span[0], span[1])
+                and not self._in_warning(normalized, span[0], span[1])
+            ]
+            if not spans:
+                continue
             spans.sort(key=lambda s: (s[0], -(s[1] - s[0])))
             kept: list[tuple[int, int, float]] = []
             for span in spans:

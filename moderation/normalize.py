@@ -73,7 +73,7 @@ def _table() -> np.ndarray:
     import opencc
 
     data = yaml.safe_load(_DATA.read_text(encoding="utf-8"))
-    extra = {**data["latin_confusables"], **data["digits"]}
+    extra = {**data["latin_confusables"], **data["digits"], **data["separators"]}
     table = np.arange(_TABLE_SIZE, dtype=np.uint32)
     for cp in range(_TABLE_SIZE):
         if 0xD800 <= cp <= 0xDFFF:

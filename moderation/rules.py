@@ -7,11 +7,14 @@ links and e-mail run on the original text, where their punctuation still exists.
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
+import yaml
 
 from moderation.normalize import NormalizedText
 from moderation.types import Evidence, Hit
 
-__all__ = ["find_contact_details"]
+__all__ = ["find_contact_details", "find_replica_ratio"]
 
 # Mainland mobile numbers, digits possibly split by single spaces (dashes and dots are folded away).
 _PHONE = re.compile(r"(?<![0-9])1[3-9][0-9](?: ?[0-9]){8}(?![0-9])")
@@ -26,6 +29,10 @@ _LINK = re.compile(
     r"(?i)(?:https?://|www\.)[^\s，。！？、）)]+|\b[a-z0-9-]{2,}\.(?:com|cn|net|top|xyz|cc|vip|shop|link|me)\b(?:/[^\s，。]*)?"
 )
 _EMAIL = re.compile(r"(?i)\b[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}\b")
+_RATIO = re.compile(r"(?<![0-9.])[1１一]\s*[:：比]\s*[1１一](?![0-9.])")
+_RULES = yaml.safe_load((Path(__file__).with_name("data") / "rules.yaml").read_text(encoding="utf-8"))
+_RATIO_CONTEXT = tuple(_RULES["replica_ratio_context"])
+_RATIO_WINDOW = int(_RULES["replica_ratio_window"])
 
 
 def _from_folded(field: str, normalized: NormalizedText, match: re.Match, group: int = 0) -> Evidence:
@@ -55,3 +62,13 @@ def find_contact_details(field: str, normalized: NormalizedText) -> list[Hit]:
     if links:
         hits.append(Hit("diversion.link", 0.9, tuple(links), "rule"))
     return hits
+
+
+def find_replica_ratio(field: str, original: str) -> list[Hit]:
+    """ "1:1" / "1比1" next to words about copying a genuine item (not a recipe ratio)."""
+    evidence = []
+    for match in _RATIO.finditer(original):
+        around = original[max(0, match.start() - _RATIO_WINDOW) : match.end() + _RATIO_WINDOW].lower()
+        if any(word in around for word in _RATIO_CONTEXT):
+            evidence.append(Evidence(field, match.start(), match.end(), match.group()))
+    return [Hit("counterfeit.slang", 0.9, tuple(evidence), "rule")] if evidence else []

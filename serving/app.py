@@ -16,6 +16,7 @@ from ray.serve import Application
 
 from models.registry import ModelRegistry, resolve_weights
 from serving.deployments.model_host import ModelHost, deployment_name
+from serving.deployments.moderation import ModerationService
 from serving.settings import Settings
 
 __all__ = ["build_app", "Ingress", "DEPLOYMENT_OPTION_KEYS"]
@@ -43,11 +44,13 @@ DEPLOYMENT_OPTION_KEYS = frozenset(
 class Ingress:
     """FastAPI ingress (and the Gradio studio at /studio); owns this replica's `Runtime`."""
 
-    def __init__(self, settings: dict[str, Any], model_hosts: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, settings: dict[str, Any], model_hosts: dict[str, Any] | None = None, moderation: Any = None
+    ) -> None:
         from serving.runtime import Runtime
 
         self.settings = Settings(**settings)
-        self.runtime = Runtime(self.settings, model_hosts=model_hosts)
+        self.runtime = Runtime(self.settings, model_hosts=model_hosts, moderation_handle=moderation)
         self.runtime.start()
 
     def __serve_build_asgi_app__(self):
@@ -115,8 +118,9 @@ def build_app(args: dict[str, Any] | None = None) -> Application:
         resolve_weights(registry.get(name))
         deployment = ModelHost.options(name=deployment_name(name), **overrides.pop(deployment_name(name), {}))
         hosts[name] = deployment.bind(name, str(settings.models) if settings.models else None)
+    moderation = ModerationService.options(**overrides.pop("Moderation", {})).bind(str(settings.data_dir))
     ingress_options = overrides.pop("Ingress", {})
     if overrides:
-        known = ["Ingress", *(deployment_name(n) for n in settings.hosted_models)]
+        known = ["Ingress", "Moderation", *(deployment_name(n) for n in settings.hosted_models)]
         raise ValueError(f"unknown deployments in config: {sorted(overrides)}; known: {known}")
-    return Ingress.options(**ingress_options).bind(settings.to_args(), hosts)
+    return Ingress.options(**ingress_options).bind(settings.to_args(), hosts, moderation)

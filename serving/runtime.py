@@ -13,7 +13,9 @@ from fastapi import Request
 
 from models.check import check_spec
 from models.registry import ModelRegistry
+from moderation import AuditLog
 from serving.auth import KeyRing, RateLimiter
+from serving.handlers.moderation import LocalModeration, ModerationHandler, RemoteModeration
 from serving.jobs import JobContext, JobHandler, JobRunner, JobStore, WebhookSender
 from serving.metrics import Metrics
 from serving.settings import Settings
@@ -31,6 +33,7 @@ class Runtime:
         settings: Settings,
         extra_jobs: dict[str, JobHandler] | None = None,
         model_hosts: dict[str, Any] | None = None,
+        moderation_handle: Any = None,
     ) -> None:
         self.settings = settings
         #: Deployment handles of `ModelHost`s by model name (empty outside Ray Serve).
@@ -41,6 +44,8 @@ class Runtime:
         self.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
         self.metrics = Metrics()
         self.store = JobStore(settings.db_url)
+        backend = RemoteModeration(moderation_handle) if moderation_handle else LocalModeration(settings.data_dir)
+        self.moderation = ModerationHandler(backend, AuditLog(self.store.engine))
         handlers: dict[str, JobHandler] = {"models.check": self._check_models, **(extra_jobs or {})}
         self.runner = JobRunner(
             self.store,

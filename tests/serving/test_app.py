@@ -77,7 +77,7 @@ def test_bad_config_fails_before_anything_starts(app_args, tmp_path):
     with pytest.raises(UnknownModelError):
         build_app({**app_args, "hosted_models": ["nope"]})
     with pytest.raises(ValueError, match="unknown deployments"):
-        build_app({**app_args, "deployments": [{"name": "Moderation"}]})
+        build_app({**app_args, "deployments": [{"name": "Translation"}]})
     with pytest.raises(ValueError, match="unknown options"):
         build_app({**app_args, "deployments": [{"name": "Ingress", "replicas": 2}]})
     missing = tmp_path / "models.yaml"

@@ -1,0 +1,180 @@
+"""`Moderator`: normalize -> lexicon & rules -> counterfeit signals -> classifier -> policy decision.
+
+One instance per process; `moderate_batch` runs the classifier once per batch, which is where throughput
+comes from. Every result names its engine and the versions of everything that decided it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from moderation.classifier import LinearClassifier, TextClassifier, classifier_text
+from moderation.counterfeit import BrandBook
+from moderation.image_registry import ImageRegistry, decode_image
+from moderation.lexicon import Lexicon
+from moderation.normalize import normalize
+from moderation.policy import Policy
+from moderation.rules import find_contact_details, find_replica_ratio
+from moderation.types import TOP_LABELS, Evidence, Hit, Label, Listing, ModerationResult
+
+__all__ = ["Moderator"]
+
+log = logging.getLogger(__name__)
+
+
+def _noisy_or(scores: Sequence[float]) -> float:
+    """Independent signals combined: two medium counterfeit signals outweigh one."""
+    return float(1.0 - np.prod([1.0 - s for s in scores]))
+
+
+class Moderator:
+    def __init__(
+        self,
+        lexicon: Lexicon | None = None,
+        brands: BrandBook | None = None,
+        classifier: TextClassifier | None = None,
+        policy: Policy | None = None,
+        images: ImageRegistry | None = None,
+    ) -> None:
+        self.lexicon = lexicon or Lexicon()
+        self.brands = brands or BrandBook()
+        self.classifier = classifier
+        self.policy = policy or Policy.load()
+        self.images = images
+
+    @classmethod
+    def from_files(
+        cls, classifier_path: Path | None = None, images_dir: Path | None = None, train_if_missing: bool = True
+    ) -> Moderator:
+        """The default stack: shipped lexicon, brands and policy; the linear classifier from `classifier_path`,
+        trained from the shipped dataset when the file does not exist yet (a few seconds, once)."""
+        classifier = None
+        if classifier_path is not None:
+            if classifier_path.exists():
+                classifier = LinearClassifier.load(classifier_path)
+            elif train_if_missing:
+                from moderation.training import train_linear
+
+                log.warning("no moderation classifier at %s: training one from the shipped dataset", classifier_path)
+                classifier = train_linear()
+                classifier.save(classifier_path)
+        images = ImageRegistry(images_dir) if images_dir is not None else None
+        return cls(classifier=classifier, images=images)
+
+    @property
+    def engine(self) -> str:
+        return f"rules+{self.classifier.name}" if self.classifier else "rules"
+
+    @property
+    def versions(self) -> dict[str, str]:
+        versions = {"lexicon": self.lexicon.version, "brands": self.brands.version, "policy": self.policy.version}
+        if self.classifier:
+            versions["classifier"] = self.classifier.version
+        return versions
+
+    def set_policy(self, policy: Policy) -> None:
+        """Swap the policy atomically (Ray Serve `reconfigure`)."""
+        self.policy = policy
+
+    # ------------------------------------------------------------------------------------------------
+    def moderate(self, listing: Listing) -> ModerationResult:
+        return self.moderate_batch([listing])[0]
+
+    def moderate_batch(self, listings: Sequence[Listing]) -> list[ModerationResult]:
+        # 1. normalize every field once
+        folded = [(normalize(item.title), normalize(item.body)) for item in listings]
+        # 2. the classifier reads the whole batch in one call
+        probs = None
+        if self.classifier is not None and listings:
+            probs = self.classifier.predict([classifier_text(t, b) for t, b in folded])
+        # 3. per listing: rules, counterfeit signals, combination, decision
+        return [
+            self._decide(item, title, body, probs[i] if probs is not None else None)
+            for i, (item, (title, body)) in enumerate(zip(listings, folded, strict=True))
+        ]
+
+    def _hits(self, item: Listing, title, body) -> tuple[list[Hit], list[str]]:
+        hits: list[Hit] = []
+        reasons: list[str] = []
+        for field, normalized in (("title", title), ("body", body)):
+            hits += self.lexicon.match(field, normalized, item.category)
+            hits += find_contact_details(field, normalized)
+            hits += find_replica_ratio(field, normalized.original)
+        # counterfeit: a price far below the brand's floor
+        if item.price is not None:
+            mentions = self.brands.mentions("title", title) + self.brands.mentions("body", body)
+            brand = self.brands.canonical(item.brand) or (mentions[0].brand if mentions else None)
+            if brand:
+                evidence = next((m.evidence for m in mentions if m.brand == brand), None)
+                category = self.brands.floor_category(item.category, item.title)
+                hit = self.brands.price_hit(brand, item.price, category, self.policy.counterfeit.price_ratio, evidence)
+                if hit:
+                    hits.append(Hit(hit.code, hit.score, hit.evidence, "counterfeit"))
+                    reasons.append(hit.source.split(":", 1)[1])
+        # counterfeit: registered brand images
+        if self.images is not None:
+            for index, data in enumerate(item.images):
+                for match in self.images.match(decode_image(data))[:1]:
+                    evidence = Evidence(f"images[{index}]", 0, 0, match.image_id)
+                    hits.append(Hit("counterfeit.image", round(0.5 * match.score, 3), (evidence,), "image"))
+                    reasons.append(f"images[{index}] matches a registered {match.brand} image ({match.detail})")
+        return hits, reasons
+
+    def _decide(self, item: Listing, title, body, probs: np.ndarray | None) -> ModerationResult:
+        hits, reasons = self._hits(item, title, body)
+        by_top: dict[str, list[Hit]] = {}
+        for hit in hits:
+            by_top.setdefault(hit.code.split(".", 1)[0], []).append(hit)
+        policy = self.policy
+        labels: list[Label] = []
+        for index, top in enumerate(TOP_LABELS):
+            top_hits = by_top.get(top, [])
+            prob = float(probs[index]) if probs is not None else None
+            if top_hits:
+                scores = [h.score for h in top_hits]
+                rule_score = _noisy_or(scores) if top == "counterfeit" else max(scores)
+                if prob is not None and prob < policy.classifier.veto_below:
+                    rule_score *= policy.classifier.veto_scale
+                score = max(rule_score, prob or 0.0)
+                strongest = max(top_hits, key=lambda h: h.score)
+                code = strongest.code
+                evidence = [e for h in sorted(top_hits, key=lambda h: -h.score) for e in h.evidence]
+                sources = sorted({h.source.split(":")[0] for h in top_hits} | ({"classifier"} if prob else set()))
+            elif prob is not None:
+                # Without rule evidence the classifier can send a listing to review, never block it.
+                score = min(prob, policy.thresholds(top).block - 0.001)
+                code = f"{top}.classifier"
+                evidence = []
+                if score >= policy.thresholds(top).review and self.classifier is not None:
+                    for field, normalized in (("title", title), ("body", body)):
+                        evidence += self.classifier.evidence(field, normalized, top)
+                sources = ["classifier"]
+            else:
+                continue
+            if score >= policy.thresholds(top).review:
+                labels.append(Label(code, round(score, 4), evidence, sources))
+        labels.sort(key=lambda label: -label.score)
+        decision = "pass"
+        if labels:
+            decision = "review"
+            for label in labels:
+                top = label.code.split(".", 1)[0]
+                if top in policy.block_labels and label.score >= policy.thresholds(top).block:
+                    decision = "block"
+                    break
+        risk = round(
+            max([label.score for label in labels], default=float(np.max(probs)) if probs is not None else 0.0), 4
+        )
+        return ModerationResult(
+            id=item.id,
+            decision=decision,
+            risk=min(1.0, risk),
+            labels=labels,
+            engine=self.engine,
+            versions=self.versions,
+            reasons=reasons,
+        )

@@ -1,0 +1,158 @@
+"""Train and evaluate moderation classifiers on the project's labelled listings.
+
+`train_linear` fits the default classifier on the train split. `fine_tune_transformer` fine-tunes any
+sequence-classification checkpoint from the model registry (multi-label head over the top-level labels)
+and saves it with `save_pretrained`, so it loads back through `models/` for GPU serving. `evaluate` runs
+the WHOLE moderator (rules + classifier + policy) on the held-out split and reports what the platform
+cares about: per-label precision / recall / F1 and how many clean listings would be blocked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from moderation.classifier import LinearClassifier, classifier_text
+from moderation.dataset import DEFAULT_DATASET, LabelledListing, load_dataset
+from moderation.normalize import normalize
+from moderation.types import TOP_LABELS, Listing
+
+__all__ = ["train_linear", "fine_tune_transformer", "evaluate", "EvalReport"]
+
+
+def _texts_and_targets(rows: Sequence[LabelledListing]) -> tuple[list[str], np.ndarray]:
+    texts = [classifier_text(normalize(r.title), normalize(r.body)) for r in rows]
+    targets = np.array([[label in r.labels for label in TOP_LABELS] for r in rows], dtype=np.int8)
+    return texts, targets
+
+
+def train_linear(dataset: Path = DEFAULT_DATASET, c: float = 8.0, seed: int = 0) -> LinearClassifier:
+    """Fit the linear classifier on the train split."""
+    rows = load_dataset(dataset, split="train")
+    if not rows:
+        raise ValueError(f"{dataset} has no train split")
+    texts, targets = _texts_and_targets(rows)
+    return LinearClassifier.train(texts, targets, c=c, seed=seed)
+
+
+def fine_tune_transformer(
+    base: Path,
+    output: Path,
+    dataset: Path = DEFAULT_DATASET,
+    epochs: int = 3,
+    batch_size: int = 16,
+    learning_rate: float = 3e-5,
+    max_length: int = 256,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Fine-tune a sequence classifier (e.g. chinese-roberta-wwm-ext) for multi-label moderation."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    torch.manual_seed(seed)
+    rows = load_dataset(dataset, split="train")
+    texts, targets = _texts_and_targets(rows)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base,
+        num_labels=len(TOP_LABELS),
+        problem_type="multi_label_classification",
+        id2label=dict(enumerate(TOP_LABELS)),
+        label2id={label: i for i, label in enumerate(TOP_LABELS)},
+        ignore_mismatched_sizes=True,
+    )
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model.to(device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
+    order = np.random.default_rng(seed)
+    steps_per_epoch = (len(texts) + batch_size - 1) // batch_size
+    total, step = epochs * steps_per_epoch, 0
+    for _ in range(epochs):
+        permutation = order.permutation(len(texts))
+        for start in range(0, len(texts), batch_size):
+            index = permutation[start : start + batch_size]
+            batch = tokenizer(
+                [texts[i] for i in index], return_tensors="pt", padding=True, truncation=True, max_length=max_length
+            ).to(device)
+            labels = torch.tensor(targets[index], dtype=torch.float32, device=device)
+            loss = model(**batch, labels=labels).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            step += 1
+            if progress:
+                progress(step, total)
+    model.eval()
+    output.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(output)
+    tokenizer.save_pretrained(output)
+    return output
+
+
+@dataclass
+class EvalReport:
+    labels: dict[str, dict[str, float]]
+    macro_f1: float
+    clean_blocked_rate: float
+    clean_flagged_rate: float
+    n: int
+    confusion: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def format(self) -> str:
+        lines = [f"{'label':<15}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}"]
+        for label, m in self.labels.items():
+            lines.append(
+                f"{label:<15}{m['precision']:>10.3f}{m['recall']:>10.3f}{m['f1']:>10.3f}{int(m['support']):>9}"
+            )
+        lines.append(f"{'macro-F1':<15}{self.macro_f1:>30.3f}")
+        lines.append(
+            f"clean listings blocked: {self.clean_blocked_rate:.2%}   sent to review: {self.clean_flagged_rate:.2%}"
+        )
+        columns = [*TOP_LABELS, "none"]
+        lines.append("")
+        lines.append("confusion (rows: true label or clean; columns: predicted labels, 'none' = no label)")
+        lines.append(f"{'':<15}" + "".join(f"{c[:9]:>10}" for c in columns))
+        for row in [*TOP_LABELS, "clean"]:
+            counts = self.confusion.get(row, {})
+            lines.append(f"{row:<15}" + "".join(f"{counts.get(c, 0):>10}" for c in columns))
+        return "\n".join(lines)
+
+
+def evaluate(moderator, rows: Sequence[LabelledListing], batch_size: int = 256) -> EvalReport:
+    """Whole-pipeline metrics on `rows`: a label counts as predicted when the moderator reports it."""
+    predicted: list[set[str]] = []
+    decisions: list[str] = []
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start : start + batch_size]
+        listings = [Listing(**{k: v for k, v in r.record().items()}) for r in chunk]
+        for result in moderator.moderate_batch(listings):
+            predicted.append({label.code.split(".", 1)[0] for label in result.labels})
+            decisions.append(result.decision)
+    metrics: dict[str, dict[str, float]] = {}
+    for label in TOP_LABELS:
+        tp = sum(label in p and label in r.labels for p, r in zip(predicted, rows, strict=True))
+        fp = sum(label in p and label not in r.labels for p, r in zip(predicted, rows, strict=True))
+        fn = sum(label not in p and label in r.labels for p, r in zip(predicted, rows, strict=True))
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        metrics[label] = {"precision": precision, "recall": recall, "f1": f1, "support": tp + fn}
+    clean = [i for i, r in enumerate(rows) if not r.labels]
+    confusion: dict[str, dict[str, int]] = {}
+    for p, r in zip(predicted, rows, strict=True):
+        for true in r.labels or {"clean"}:
+            row = confusion.setdefault(true, {})
+            for column in p or {"none"}:
+                row[column] = row.get(column, 0) + 1
+    return EvalReport(
+        labels=metrics,
+        macro_f1=float(np.mean([m["f1"] for m in metrics.values()])),
+        clean_blocked_rate=sum(decisions[i] == "block" for i in clean) / max(1, len(clean)),
+        clean_flagged_rate=sum(decisions[i] != "pass" for i in clean) / max(1, len(clean)),
+        n=len(rows),
+        confusion=confusion,
+    )

@@ -1,0 +1,139 @@
+"""Moderation handler: wire records -> library listings (validated one by one) -> backend -> audit.
+
+The backend is the `ModerationService` deployment behind a Ray handle in production, or an in-process
+`Moderator` (tests, single-process runs); both expose the same two coroutines.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import threading
+from pathlib import Path
+from typing import Any
+
+import anyio
+from pydantic import ValidationError
+
+from moderation import AuditLog, ImageError, Listing, ModerationResult, Moderator, decode_image, input_hash
+from serving.errors import ApiError
+from serving.protocol.moderation import ListingIn
+
+__all__ = ["ModerationHandler", "LocalModeration", "RemoteModeration", "decode_base64_image"]
+
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+
+
+def decode_base64_image(value: str, param: str) -> bytes:
+    """base64 or a data: URI -> validated image bytes; ApiError(422, param) otherwise."""
+    if value.startswith(("http://", "https://")):
+        raise ApiError(422, "image URLs are not fetched by this service; send the image as base64", param)
+    payload = value.split(",", 1)[1] if value.startswith("data:") else value
+    if len(payload) > MAX_IMAGE_BYTES * 4 // 3 + 4:
+        raise ApiError(413, f"image is larger than {MAX_IMAGE_BYTES} bytes", param)
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(422, "image is not valid base64", param) from None
+    try:
+        decode_image(data)
+    except ImageError as exc:
+        raise ApiError(422, f"image: {exc}", param) from None
+    return data
+
+
+def listing_from_wire(record: dict[str, Any], param: str) -> Listing:
+    """Validate one wire record; raises ApiError naming `param.field`."""
+    if not isinstance(record, dict):
+        raise ApiError(422, "a listing must be a JSON object", param)
+    try:
+        wire = ListingIn.model_validate(record)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ApiError(422, f"{where}: {first['msg']}", f"{param}.{where}") from None
+    if not (wire.title.strip() or wire.body.strip() or wire.images):
+        raise ApiError(422, "listing has no title, body or images", param)
+    images = [decode_base64_image(image, f"{param}.images.{i}") for i, image in enumerate(wire.images)]
+    return Listing(
+        id=wire.id,
+        title=wire.title,
+        body=wire.body,
+        price=wire.price,
+        brand=wire.brand,
+        category=wire.category,
+        images=images,
+    )
+
+
+class LocalModeration:
+    """In-process backend: the moderator runs in a worker thread, built on first use."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self._data_dir = data_dir
+        self._moderator: Moderator | None = None
+        self._lock = threading.Lock()
+
+    def moderator(self) -> Moderator:
+        with self._lock:
+            if self._moderator is None:
+                from serving.deployments.moderation import build_moderator
+
+                self._moderator = build_moderator(self._data_dir)
+            return self._moderator
+
+    async def moderate(self, listings: list[Listing]) -> list[ModerationResult]:
+        return await anyio.to_thread.run_sync(lambda: self.moderator().moderate_batch(listings))
+
+    async def register_image(self, brand: str, data: bytes, kind: str) -> tuple[str, int]:
+        registry = self.moderator().images
+        image_id = await anyio.to_thread.run_sync(registry.register, brand, data, kind)
+        return image_id, len(registry)
+
+
+class RemoteModeration:
+    """Backend behind a `ModerationService` deployment handle."""
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+
+    async def moderate(self, listings: list[Listing]) -> list[ModerationResult]:
+        return await self._handle.moderate.remote(listings)
+
+    async def register_image(self, brand: str, data: bytes, kind: str) -> tuple[str, int]:
+        return await self._handle.register_image.remote(brand, data, kind)
+
+
+class ModerationHandler:
+    def __init__(self, backend: LocalModeration | RemoteModeration, audit: AuditLog) -> None:
+        self.backend = backend
+        self.audit = audit
+
+    async def moderate_records(self, records: list[dict[str, Any]], api_key: str, param: str = "listings"):
+        """Results in input order; a bad record becomes an error entry and the rest are moderated."""
+        slots: list[ModerationResult | dict[str, Any] | None] = [None] * len(records)
+        valid: list[tuple[int, Listing, str]] = []
+        for index, record in enumerate(records):
+            try:
+                listing = listing_from_wire(record, f"{param}.{index}")
+            except ApiError as exc:
+                record_id = record.get("id") if isinstance(record, dict) else None
+                slots[index] = {
+                    "id": record_id if isinstance(record_id, str | int) else None,
+                    "error": {"type": exc.type, "message": exc.message, "param": exc.param},
+                }
+                continue
+            valid.append((index, listing, input_hash(record)))
+        if valid:
+            results = await self.backend.moderate([listing for _, listing, _ in valid])
+            await anyio.to_thread.run_sync(
+                lambda: self.audit.record_many([(r, v[2]) for r, v in zip(results, valid, strict=True)], api_key)
+            )
+            for (index, _, _), result in zip(valid, results, strict=True):
+                slots[index] = result
+        return slots
+
+    async def moderate_one(self, listing: Listing, record: dict[str, Any], api_key: str) -> ModerationResult:
+        [result] = await self.backend.moderate([listing])
+        await anyio.to_thread.run_sync(lambda: self.audit.record_many([(result, input_hash(record))], api_key))
+        return result
