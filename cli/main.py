@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import models_cmd, moderation_cmd, serve_cmd
+from cli import models_cmd, moderation_cmd, serve_cmd, tryon_cmd
 
 app = typer.Typer(
     name="notestudio",
@@ -16,6 +16,7 @@ app.command("serve")(serve_cmd.serve)
 app.add_typer(models_cmd.app, name="models")
 app.command("moderate")(moderation_cmd.moderate)
 app.add_typer(moderation_cmd.app, name="moderation")
+app.add_typer(tryon_cmd.app, name="tryon")
 
 if __name__ == "__main__":
     app()

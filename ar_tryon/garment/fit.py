@@ -128,7 +128,10 @@ class UpperFit:
         top_y = a.top + 0.04 * (a.bottom - a.top)
         src = np.float32([[a.left, top_y], [a.right, top_y], [a.right, a.bottom], [a.left, a.bottom]])
         dst = np.float32([top[0], top[1], hmid + hhalf, hmid - hhalf])
-        if np.cross(top[1] - top[0], (hmid - hhalf) - top[0]) <= 0:  # hips above shoulders: implausible
+        smid, width = (top[0] + top[1]) / 2, float(np.linalg.norm(top[1] - top[0])) / self.ease
+        # Hips guessed by the pose model can be implausible (above the shoulders, or a squashed torso when
+        # the photo ends at the chest): a torso is at least ~1x the shoulder-joint distance long.
+        if np.cross(top[1] - top[0], (hmid - hhalf) - top[0]) <= 0 or np.linalg.norm(hmid - smid) < 1.0 * width:
             return fallback
         return cv2.getPerspectiveTransform(src, dst).astype(np.float64)
 

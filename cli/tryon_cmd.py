@@ -1,0 +1,117 @@
+"""`notestudio tryon makeup|garment|shades`: AR try-on on a photo file, and the shade catalog."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cli.errors import UsageError, exit_on_errors
+
+app = typer.Typer(help="AR try-on on photos: makeup shades and garments (mediapipe landmarks).", no_args_is_help=True)
+console = Console()
+
+ImageIn = Annotated[Path, typer.Option("--image", "-i", help="Input photo (PNG, JPEG, WebP).")]
+ImageOut = Annotated[Path, typer.Option("--out", "-o", help="Output image (.png or .jpg).")]
+BeforeAfter = Annotated[bool, typer.Option("--before-after", help="Write input and result side by side.")]
+Landmarks = Annotated[Path | None, typer.Option("--landmarks", help="Also write landmarks as JSON here.")]
+
+
+def _read(path: Path, option: str) -> bytes:
+    if not path.is_file():
+        raise UsageError(f"{option}: no such file: {path}")
+    return path.read_bytes()
+
+
+def _write(path: Path, image) -> None:
+    from ar_tryon.images import encode_image
+
+    fmt = "jpeg" if path.suffix.lower() in (".jpg", ".jpeg") else "png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(encode_image(image, fmt))
+
+
+@app.command("makeup")
+@exit_on_errors
+def makeup(
+    image: ImageIn,
+    out: ImageOut,
+    shade: Annotated[list[str], typer.Option("--shade", "-s", help="Shade SKU; repeat for several products.")],
+    intensity: Annotated[float, typer.Option(help="Strength 0..1.")] = 0.8,
+    all_faces: Annotated[bool, typer.Option("--all-faces", help="Every face, not only the largest.")] = False,
+    before_after: BeforeAfter = False,
+    landmarks: Landmarks = None,
+) -> None:
+    """Apply shades (see `notestudio tryon shades`) to the face in a photo."""
+    from ar_tryon.service import TryOnService
+
+    service = TryOnService(pool_size=1)
+    try:
+        look = service.look(shade, intensity, "--shade")
+        decoded = service.decode(_read(image, "--image"), "--image")
+        result = service.makeup_photo(decoded, look, all_faces=all_faces)
+    finally:
+        service.close()
+    _write(out, result.side_by_side() if before_after else decoded.with_rgb(result.image))
+    if landmarks:
+        landmarks.write_text(json.dumps([{"box": f.box, "landmarks": f.to_list()} for f in result.faces]))
+    typer.echo(f"{out}: {len(result.faces)} face(s), shades {', '.join(i.shade.sku for i in look.items)}")
+
+
+@app.command("garment")
+@exit_on_errors
+def garment(
+    image: ImageIn,
+    out: ImageOut,
+    garment: Annotated[Path, typer.Option("--garment", "-g", help="Garment: PNG with alpha or on a plain background.")],
+    category: Annotated[str, typer.Option("--category", "-c", help="upper, lower or dress.")] = "upper",
+    before_after: BeforeAfter = False,
+    landmarks: Landmarks = None,
+) -> None:
+    """Place a garment on the person in a photo, from pose landmarks."""
+    from ar_tryon.service import TryOnService
+
+    service = TryOnService(pool_size=1)
+    try:
+        decoded = service.decode(_read(image, "--image"), "--image")
+        piece = service.decode(_read(garment, "--garment"), "--garment")
+        result = service.garment(decoded, piece, category)
+    finally:
+        service.close()
+    _write(out, result.side_by_side() if before_after else decoded.with_rgb(result.image))
+    if landmarks:
+        landmarks.write_text(json.dumps({"pose": result.pose.to_list()}))
+    typer.echo(f"{out}: {category} garment placed")
+
+
+@app.command("shades")
+@exit_on_errors
+def shades(
+    product: Annotated[
+        str | None, typer.Option(help="Only this product: lips, blush, eyeshadow, eyeliner, brows.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the shade catalog (illustrative house shades unless you configure your own)."""
+    from ar_tryon.shades import Product, default_catalog
+
+    catalog = default_catalog()
+    items = list(catalog)
+    if product:
+        try:
+            items = catalog.by_product(Product(product))
+        except ValueError:
+            raise UsageError(f"--product: expected one of {[p.value for p in Product]}, got {product!r}") from None
+    if as_json:
+        typer.echo(json.dumps([s.to_dict() for s in items], indent=2))
+        return
+    table = Table(title=f"shades in {catalog.source}")
+    for column in ("sku", "name", "product", "finish", "hex"):
+        table.add_column(column)
+    for s in items:
+        table.add_row(s.sku, s.name, s.product.value, s.finish.value, f"[on {s.hex}]    [/] {s.hex}")
+    console.print(table)
