@@ -135,10 +135,13 @@ class Moderator:
             top_hits = by_top.get(top, [])
             prob = float(probs[index]) if probs is not None else None
             if top_hits:
-                scores = [h.score for h in top_hits]
+                # The classifier may doubt text matches (context the lexicon missed), not prices or images.
+                veto = prob is not None and prob < policy.classifier.veto_below
+                scores = [
+                    h.score * policy.classifier.veto_scale if veto and h.source in ("lexicon", "rule") else h.score
+                    for h in top_hits
+                ]
                 rule_score = _noisy_or(scores) if top == "counterfeit" else max(scores)
-                if prob is not None and prob < policy.classifier.veto_below:
-                    rule_score *= policy.classifier.veto_scale
                 score = max(rule_score, prob or 0.0)
                 strongest = max(top_hits, key=lambda h: h.score)
                 code = strongest.code

@@ -9,6 +9,7 @@ cares about: per-label precision / recall / F1 and how many clean listings would
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,12 @@ def _texts_and_targets(rows: Sequence[LabelledListing]) -> tuple[list[str], np.n
 
 
 def train_linear(dataset: Path = DEFAULT_DATASET, c: float = 8.0, seed: int = 0) -> LinearClassifier:
-    """Fit the linear classifier on the train split."""
+    """Fit the linear classifier on the train split (cached per process: training is deterministic)."""
+    return _train_linear_cached(dataset.resolve(), dataset.stat().st_mtime_ns, c, seed)
+
+
+@functools.lru_cache(maxsize=4)
+def _train_linear_cached(dataset: Path, mtime_ns: int, c: float, seed: int) -> LinearClassifier:
     rows = load_dataset(dataset, split="train")
     if not rows:
         raise ValueError(f"{dataset} has no train split")

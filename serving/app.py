@@ -118,7 +118,11 @@ def build_app(args: dict[str, Any] | None = None) -> Application:
         resolve_weights(registry.get(name))
         deployment = ModelHost.options(name=deployment_name(name), **overrides.pop(deployment_name(name), {}))
         hosts[name] = deployment.bind(name, str(settings.models) if settings.models else None)
-    moderation = ModerationService.options(**overrides.pop("Moderation", {})).bind(str(settings.data_dir))
+    if settings.moderation_classifier:
+        resolve_weights(registry.get(settings.moderation_classifier))
+    moderation = ModerationService.options(**overrides.pop("Moderation", {})).bind(
+        str(settings.data_dir), settings.moderation_classifier, str(settings.models) if settings.models else None
+    )
     ingress_options = overrides.pop("Ingress", {})
     if overrides:
         known = ["Ingress", "Moderation", *(deployment_name(n) for n in settings.hosted_models)]

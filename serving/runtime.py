@@ -44,7 +44,11 @@ class Runtime:
         self.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
         self.metrics = Metrics()
         self.store = JobStore(settings.db_url)
-        backend = RemoteModeration(moderation_handle) if moderation_handle else LocalModeration(settings.data_dir)
+        if moderation_handle is not None:
+            backend = RemoteModeration(moderation_handle)
+        else:
+            registry = str(settings.models) if settings.models else None
+            backend = LocalModeration(settings.data_dir, settings.moderation_classifier, registry)
         self.moderation = ModerationHandler(backend, AuditLog(self.store.engine))
         handlers: dict[str, JobHandler] = {"models.check": self._check_models, **(extra_jobs or {})}
         self.runner = JobRunner(

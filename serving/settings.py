@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     webhook_backoff_s: float = Field(1.0, gt=0, description="First retry delay; doubles each attempt.")
     webhook_secret: str | None = Field(None, description="Signs webhook bodies (X-NoteStudio-Signature, HMAC-SHA256).")
     studio: bool = Field(True, description="Mount the Gradio studio at /studio.")
+    moderation_classifier: str | None = Field(
+        None, description="Registry model (task classification) to use instead of the linear classifier."
+    )
     hosted_models: list[str] = Field(
         default_factory=list,
         description="Registry models served by their own ModelHost deployment (GPU placement).",

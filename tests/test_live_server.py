@@ -86,6 +86,22 @@ def test_health_and_auth_over_http(server):
     assert listed.status_code == 200 and listed.json()["models"]
 
 
+def test_moderation_through_ray_serve(server):
+    """Ingress -> Moderation deployment (batched across requests) -> audit, over a real socket."""
+    headers = {"Authorization": f"Bearer {server.key}"}
+    listings = [{"id": i, "title": "全网最低 高仿包" if i % 2 else "好用的面霜"} for i in range(32)]
+    response = httpx.post(
+        f"{server.url}/v1/moderation/listings", json={"listings": listings}, headers=headers, timeout=60
+    )
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["decision"] for r in results] == ["pass" if i % 2 == 0 else "block" for i in range(32)]
+    decision = httpx.get(
+        f"{server.url}/v1/moderation/decisions/{results[1]['decision_id']}", headers=headers, timeout=10
+    )
+    assert decision.json()["decision"] == "block"
+
+
 def test_bad_requests_do_not_hurt_the_replica(server):
     headers = {"Authorization": f"Bearer {server.key}", "content-type": "application/json"}
     for body in (b"{", b"\x00\xff" * 100, b'{"names": 5}', b"[]"):

@@ -16,17 +16,25 @@ from moderation import Listing, ModerationResult, Moderator, Policy
 __all__ = ["ModerationService", "build_moderator"]
 
 
-def build_moderator(data_dir: Path) -> Moderator:
-    """The moderator a service replica runs: shipped data, a classifier trained once into `data_dir`."""
-    return Moderator.from_files(
-        classifier_path=data_dir / "models" / "moderation-linear.pkl", images_dir=data_dir / "brand-images"
-    )
+def build_moderator(data_dir: Path, classifier_model: str | None = None, registry: str | None = None) -> Moderator:
+    """The moderator a service replica runs: shipped data, and either the linear classifier (trained once
+    into `data_dir`) or, when `classifier_model` names a registry model, a fine-tuned transformer."""
+    images_dir = data_dir / "brand-images"
+    if classifier_model:
+        from models import ModelRegistry, load_engine
+        from moderation import TransformerClassifier
+
+        engine = load_engine(ModelRegistry.from_yaml(registry).get(classifier_model))
+        moderator = Moderator.from_files(images_dir=images_dir)
+        moderator.classifier = TransformerClassifier(engine)
+        return moderator
+    return Moderator.from_files(classifier_path=data_dir / "models" / "moderation-linear.pkl", images_dir=images_dir)
 
 
 @serve.deployment(name="Moderation", max_ongoing_requests=256)
 class ModerationService:
-    def __init__(self, data_dir: str) -> None:
-        self.moderator = build_moderator(Path(data_dir))
+    def __init__(self, data_dir: str, classifier_model: str | None = None, registry: str | None = None) -> None:
+        self.moderator = build_moderator(Path(data_dir), classifier_model, registry)
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """`user_config: {policy: {...}}` replaces the decision policy without a restart."""

@@ -69,8 +69,8 @@ def listing_from_wire(record: dict[str, Any], param: str) -> Listing:
 class LocalModeration:
     """In-process backend: the moderator runs in a worker thread, built on first use."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self._data_dir = data_dir
+    def __init__(self, data_dir: Path, classifier_model: str | None = None, registry: str | None = None) -> None:
+        self._args = (data_dir, classifier_model, registry)
         self._moderator: Moderator | None = None
         self._lock = threading.Lock()
 
@@ -79,7 +79,7 @@ class LocalModeration:
             if self._moderator is None:
                 from serving.deployments.moderation import build_moderator
 
-                self._moderator = build_moderator(self._data_dir)
+                self._moderator = build_moderator(*self._args)
             return self._moderator
 
     async def moderate(self, listings: list[Listing]) -> list[ModerationResult]:

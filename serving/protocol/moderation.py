@@ -60,7 +60,7 @@ class ListingIn(BaseModel):
 class ListingsIn(BaseModel):
     """Records are validated one by one, so one bad record does not fail the batch."""
 
-    listings: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
+    listings: list[Any] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class TextIn(BaseModel):

@@ -1,0 +1,81 @@
+"""The whole moderator on the project's dataset: training, held-out quality and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from moderation import Listing, Moderator
+from moderation.dataset import load_dataset
+from moderation.training import evaluate, train_linear
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return train_linear()
+
+
+def test_dataset_is_large_varied_and_split_by_template():
+    rows = load_dataset()
+    assert len(rows) >= 2000
+    train = {r.group for r in rows if r.split == "train"}
+    test = {r.group for r in rows if r.split == "test"}
+    assert train and test and not (train & test)
+    clean = [r for r in rows if not r.labels]
+    assert 0.3 < len(clean) / len(rows) < 0.6
+
+
+def test_held_out_quality(classifier):
+    """Guards against regressions well below the targets (macro-F1 >= 0.90, <= 2% clean blocked)."""
+    report = evaluate(Moderator(classifier=classifier), load_dataset(split="test"))
+    assert report.macro_f1 >= 0.85, report.format()
+    assert report.clean_blocked_rate <= 0.05, report.format()
+
+
+def test_batch_equals_one_by_one(classifier):
+    moderator = Moderator(classifier=classifier)
+    listings = [Listing(id=str(r.id), title=r.title, body=r.body, price=r.price) for r in load_dataset()[:40]]
+    batched = moderator.moderate_batch(listings)
+    single = [moderator.moderate(listing) for listing in listings]
+    assert [(b.decision, [label.code for label in b.labels]) for b in batched] == [
+        (s.decision, [label.code for label in s.labels]) for s in single
+    ]
+
+
+def test_classifier_only_label_never_blocks(classifier):
+    moderator = Moderator(classifier=classifier)
+    result = moderator.moderate(Listing(title="兼职学生妹", body="保证满意 价格好商量"))
+    assert result.decision != "block" or any(label.evidence for label in result.labels)
+
+
+def test_cli_moderate_writes_one_result_per_line_in_order(tmp_path):
+    source = tmp_path / "in.jsonl"
+    lines = [
+        json.dumps({"id": "1", "title": "好用的面霜", "body": "保湿不油腻"}, ensure_ascii=False),
+        "{not json",
+        json.dumps({"id": "3", "title": "加薇信 shop88888 领券"}, ensure_ascii=False),
+        json.dumps({"id": "4", "title": 12}),
+    ]
+    source.write_text("\n".join(lines), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    model = tmp_path / "clf.pkl"
+    result = CliRunner().invoke(app, ["moderate", "--input", str(source), "--output", str(out), "--model", str(model)])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r.get("id") for r in records] == ["1", None, "3", None]
+    assert records[0]["decision"] == "pass" and records[2]["decision"] == "block"
+    assert "error" in records[1] and "line 4.title" in records[3]["error"]["message"]
+    assert model.exists()  # trained on first use, reused next time
+
+
+def test_cli_train_and_eval(tmp_path):
+    model = tmp_path / "m.pkl"
+    runner = CliRunner()
+    assert runner.invoke(app, ["moderation", "train", "--model", str(model)]).exit_code == 0
+    result = runner.invoke(app, ["moderation", "eval", "--model", str(model)])
+    assert result.exit_code == 0 and "macro-F1" in result.output and "confusion" in result.output
+    missing = runner.invoke(app, ["moderate", "--input", str(tmp_path / "nope.jsonl")])
+    assert missing.exit_code == 2 and "does not exist" in missing.output
