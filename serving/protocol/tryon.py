@@ -54,11 +54,18 @@ class MakeupOut(BaseModel):
 
     @classmethod
     def from_result(
-        cls, result: MakeupResult, png: bytes, shades: list[Shade], intensity: float, session_id: str | None = None
+        cls,
+        result: MakeupResult,
+        encoded: bytes,
+        shades: list[Shade],
+        intensity: float,
+        session_id: str | None = None,
+        media_type: str = "image/png",
     ) -> MakeupOut:
         h, w = result.image.shape[:2]
         return cls(
-            image_base64=base64.b64encode(png).decode("ascii"),
+            media_type=media_type,
+            image_base64=base64.b64encode(encoded).decode("ascii"),
             width=w,
             height=h,
             shades=[ShadeOut.from_shade(s) for s in shades],

@@ -109,7 +109,10 @@ def frames(
     out = decoded.with_rgb(result.image)
     if output != "json":
         return _image_response(out, output)
-    return MakeupOut.from_result(result, encode_image(out), [i.shade for i in look.items], intensity, session_id)
+    # Frames are lossy webcam images already: JSON carries a JPEG (several times faster to encode than PNG).
+    jpeg = encode_image(out, "jpeg")
+    shades = [i.shade for i in look.items]
+    return MakeupOut.from_result(result, jpeg, shades, intensity, session_id, media_type="image/jpeg")
 
 
 @router.post("/garment", responses=_IMAGE, response_model=None)

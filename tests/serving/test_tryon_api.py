@@ -81,7 +81,7 @@ def test_frames_keep_a_session_and_pass_through_frames_without_a_face(client):
             headers=H,
         )
         assert response.status_code == 200, response.text
-        assert len(response.json()["faces"]) == 1
+        assert len(response.json()["faces"]) == 1 and response.json()["media_type"] == "image/jpeg"
     empty = client.post(
         "/v1/tryon/frames",
         files={"frame": ("f.jpg", encoded(np.full((240, 320, 3), 90, np.uint8), "JPEG"))},

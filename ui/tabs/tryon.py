@@ -1,0 +1,114 @@
+"""AR try-on tab: makeup on a photo (before/after), live makeup on the webcam, garments on a photo.
+
+A pure HTTP client: photos go to `POST /v1/tryon/makeup` / `garment`, webcam frames to `POST /v1/tryon/frames`
+with a per-browser-tab session id (the server keeps the landmark smoothing state for it).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import uuid
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from ui.client import ApiClient, ApiClientError
+from ui.tabs.common import client_for
+
+__all__ = ["render"]
+
+PRODUCTS = ("lips", "blush", "eyeshadow", "eyeliner", "brows")
+
+
+def _png(image: np.ndarray, fmt: str = "PNG") -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format=fmt, quality=85)
+    return buf.getvalue()
+
+
+def _post_image(api: ApiClient, path: str, files: dict, data: dict) -> np.ndarray:
+    """POST multipart asking for JSON (errors then come back as the API's one-line message); decode the image."""
+    body = api.request("POST", path, files=files, data={**data, "output": "json"})
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(body["image_base64"]))).convert("RGB"))
+
+
+def _skus(*choices: str | None) -> list[str]:
+    return [c.split(" ", 1)[0] for c in choices if c]
+
+
+def render(key: gr.Textbox, api_url: str) -> None:
+    def load_shades(api_key: str):
+        try:
+            shades = client_for(api_url, api_key).request("GET", "/v1/tryon/shades")["shades"]
+        except ApiClientError as exc:
+            raise gr.Error(str(exc)) from exc
+        return [
+            gr.update(choices=[f"{s['sku']} {s['name']} ({s['finish']})" for s in shades if s["product"] == p])
+            for p in PRODUCTS
+        ]
+
+    def makeup(api_key: str, photo: np.ndarray | None, intensity: float, all_faces: bool, *choices: str | None):
+        if photo is None:
+            raise gr.Error("Upload a photo first.")
+        skus = _skus(*choices)
+        if not skus:
+            raise gr.Error("Pick at least one shade (press 'Load shades').")
+        data = {"shade": skus, "intensity": str(intensity), "faces": "all" if all_faces else "largest"}
+        try:
+            out = _post_image(client_for(api_url, api_key), "/v1/tryon/makeup", {"image": ("p.png", _png(photo))}, data)
+        except ApiClientError as exc:
+            raise gr.Error(str(exc)) from exc
+        return photo, out
+
+    def stream(api_key: str, frame: np.ndarray | None, session: str, intensity: float, *choices: str | None):
+        skus = _skus(*choices)
+        if frame is None or not skus or not api_key.strip():
+            return frame
+        data = {"session_id": session, "shade": skus, "intensity": str(intensity)}
+        try:
+            files = {"frame": ("f.jpg", _png(frame, "JPEG"))}
+            return _post_image(client_for(api_url, api_key), "/v1/tryon/frames", files, data)
+        except ApiClientError:
+            return frame  # a dropped frame is better than an error toast 15 times a second
+
+    def garment(api_key: str, photo: np.ndarray | None, piece: np.ndarray | None, category: str):
+        if photo is None or piece is None:
+            raise gr.Error("Upload a photo and a garment image.")
+        files = {"image": ("p.png", _png(photo)), "garment": ("g.png", _png(piece))}
+        try:
+            out = _post_image(client_for(api_url, api_key), "/v1/tryon/garment", files, {"category": category})
+        except ApiClientError as exc:
+            raise gr.Error(str(exc)) from exc
+        return photo, out
+
+    session = gr.State(lambda: uuid.uuid4().hex)
+    with gr.Row():
+        load = gr.Button("Load shades")
+        intensity = gr.Slider(0.0, 1.0, value=0.8, step=0.05, label="intensity")
+        all_faces = gr.Checkbox(label="all faces", value=False)
+    with gr.Row():
+        pickers = [gr.Dropdown(label=p, choices=[], value=None, allow_custom_value=False) for p in PRODUCTS]
+    load.click(load_shades, key, pickers)
+    with gr.Tab("Photo"):
+        photo = gr.Image(label="photo", type="numpy", sources=["upload"])
+        apply_btn = gr.Button("Try on", variant="primary")
+        with gr.Row():
+            before = gr.Image(label="before", interactive=False)
+            after = gr.Image(label="after", interactive=False)
+        apply_btn.click(makeup, [key, photo, intensity, all_faces, *pickers], [before, after])
+    with gr.Tab("Webcam"):
+        cam = gr.Image(label="webcam", sources=["webcam"], streaming=True, type="numpy")
+        live = gr.Image(label="live try-on", interactive=False)
+        cam.stream(stream, [key, cam, session, intensity, *pickers], live, stream_every=0.1, concurrency_limit=4)
+    with gr.Tab("Garment"):
+        with gr.Row():
+            person = gr.Image(label="photo", type="numpy", sources=["upload"])
+            piece = gr.Image(label="garment (PNG with alpha, or plain background)", type="numpy", image_mode="RGBA")
+        category = gr.Radio(["upper", "lower", "dress"], value="upper", label="category")
+        dress_btn = gr.Button("Dress", variant="primary")
+        with gr.Row():
+            g_before = gr.Image(label="before", interactive=False)
+            g_after = gr.Image(label="after", interactive=False)
+        dress_btn.click(garment, [key, person, piece, category], [g_before, g_after])
