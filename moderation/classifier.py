@@ -67,7 +67,13 @@ class LinearClassifier(TextClassifier):
         from sklearn.linear_model import LogisticRegression
 
         vectorizer = TfidfVectorizer(
-            analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True, max_features=300_000, dtype=np.float32
+            analyzer="char",
+            ngram_range=(1, 3),
+            min_df=2,
+            sublinear_tf=True,
+            max_features=300_000,
+            dtype=np.float32,
+            lowercase=False,  # the text is folded (and lower-cased) already
         )
         features = vectorizer.fit_transform(texts)
         coefs, intercepts = [], []

@@ -6,6 +6,7 @@ signal (genuine listings name brands); it only gives the price check its floor.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +49,11 @@ class BrandBook:
 
     def canonical(self, brand: str | None) -> str | None:
         """The dictionary name for a free-text brand field (`路易威登` -> Louis Vuitton), or None."""
-        return self._canonical.get(fold(brand)) if brand else None
+        return self._canonical_cached(brand) if brand else None
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one BrandBook per process; brand fields repeat a lot
+    def _canonical_cached(self, brand: str) -> str | None:
+        return self._canonical.get(fold(brand))
 
     def mentions(self, field: str, normalized: NormalizedText) -> list[BrandMention]:
         text = normalized.text

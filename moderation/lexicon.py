@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import ahocorasick
+import numpy as np
 import yaml
 
 from moderation.normalize import NormalizedText, fold
@@ -87,6 +89,7 @@ class Lexicon:
         self._automaton.make_automaton()
         self.codes = sorted({e.code for e in self.entries})
         self.warning_cues = _folded(raw.get("warning_cues"))
+        self._cue_pattern = re.compile("|".join(map(re.escape, self.warning_cues))) if self.warning_cues else None
 
     @staticmethod
     def _crosses_clause(normalized: NormalizedText, start: int, end: int) -> bool:
@@ -94,15 +97,18 @@ class Lexicon:
         return any(ch in _CLAUSE_MARKS for ch in normalized.original[o_start:o_end])
 
     def _in_warning(self, normalized: NormalizedText, start: int, end: int) -> bool:
-        """Whether the sentence around normalized `[start, end)` carries a warning cue."""
-        if not self.warning_cues:
-            return False
+        """Whether the sentence around normalized `[start, end)` carries a warning cue.
+
+        Sentence marks exist only in the original; their positions are mapped into the folded text, so the
+        cue search reads the already-folded sentence.
+        """
         original = normalized.original
         o_start, o_end = normalized.span(start, end)
         left = max(original.rfind(mark, 0, o_start) for mark in _SENTENCE_MARKS) + 1
         rights = [i for i in (original.find(mark, o_end) for mark in _SENTENCE_MARKS) if i >= 0]
-        sentence = fold(original[left : min(rights) if rights else len(original)])
-        return any(cue in sentence for cue in self.warning_cues)
+        right = min(rights) if rights else len(original)
+        lo, hi = np.searchsorted(normalized.offsets, [left, right])
+        return self._cue_pattern.search(normalized.text, int(lo), int(hi)) is not None
 
     def match(self, field: str, normalized: NormalizedText, category: str | None = None) -> list[Hit]:
         """Hits in one field; overlapping matches of the same code keep the longest (全网第一 over 第一)."""
@@ -116,12 +122,13 @@ class Lexicon:
                 if entry.accepts(text, start, end, category):
                     found.setdefault(entry.code, []).append((start, end, entry.weight))
         hits = []
+        has_cue = bool(found) and self._cue_pattern is not None and self._cue_pattern.search(text) is not None
         for code, spans in found.items():
             spans = [
                 span
                 for span in spans
                 if not self._crosses_clause(normalized, span[0], span[1])
-                and not self._in_warning(normalized, span[0], span[1])
+                and not (has_cue and self._in_warning(normalized, span[0], span[1]))
             ]
             if not spans:
                 continue

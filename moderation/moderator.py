@@ -130,6 +130,7 @@ class Moderator:
         for hit in hits:
             by_top.setdefault(hit.code.split(".", 1)[0], []).append(hit)
         policy = self.policy
+        thresholds = {top: policy.thresholds(top) for top in TOP_LABELS}
         labels: list[Label] = []
         for index, top in enumerate(TOP_LABELS):
             top_hits = by_top.get(top, [])
@@ -149,16 +150,16 @@ class Moderator:
                 sources = sorted({h.source.split(":")[0] for h in top_hits} | ({"classifier"} if prob else set()))
             elif prob is not None:
                 # Without rule evidence the classifier can send a listing to review, never block it.
-                score = min(prob, policy.thresholds(top).block - 0.001)
+                score = min(prob, thresholds[top].block - 0.001)
                 code = f"{top}.classifier"
                 evidence = []
-                if score >= policy.thresholds(top).review and self.classifier is not None:
+                if score >= thresholds[top].review and self.classifier is not None:
                     for field, normalized in (("title", title), ("body", body)):
                         evidence += self.classifier.evidence(field, normalized, top)
                 sources = ["classifier"]
             else:
                 continue
-            if score >= policy.thresholds(top).review:
+            if score >= thresholds[top].review:
                 labels.append(Label(code, round(score, 4), evidence, sources))
         labels.sort(key=lambda label: -label.score)
         decision = "pass"
@@ -166,7 +167,7 @@ class Moderator:
             decision = "review"
             for label in labels:
                 top = label.code.split(".", 1)[0]
-                if top in policy.block_labels and label.score >= policy.thresholds(top).block:
+                if top in policy.block_labels and label.score >= thresholds[top].block:
                     decision = "block"
                     break
         risk = round(

@@ -29,6 +29,7 @@ _LINK = re.compile(
     r"(?i)(?:https?://|www\.)[^\s，。！？、）)]+|\b[a-z0-9-]{2,}\.(?:com|cn|net|top|xyz|cc|vip|shop|link|me)\b(?:/[^\s，。]*)?"
 )
 _EMAIL = re.compile(r"(?i)\b[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}\b")
+_ANY_DIGIT = re.compile(r"[0-9]")
 _RATIO = re.compile(r"(?<![0-9.])[1１一]\s*[:：比]\s*[1１一](?![0-9.])")
 _RULES = yaml.safe_load((Path(__file__).with_name("data") / "rules.yaml").read_text(encoding="utf-8"))
 _RATIO_CONTEXT = tuple(_RULES["replica_ratio_context"])
@@ -46,21 +47,25 @@ def find_contact_details(field: str, normalized: NormalizedText) -> list[Hit]:
     """Contact details and links in one field, as `diversion.*` hits."""
     text = normalized.text
     hits: list[Hit] = []
-    phones = [_from_folded(field, normalized, m) for m in _PHONE.finditer(text)]
-    phones += [_from_folded(field, normalized, m) for m in _LANDLINE.finditer(text)]
-    if phones:
-        hits.append(Hit("diversion.contact", 0.97, tuple(phones), "rule"))
-    ids = [_from_folded(field, normalized, m, 1) for m in _QQ.finditer(text)]
+    original = normalized.original
+    if _ANY_DIGIT.search(text):  # phones, QQ numbers and "v"-ids all carry digits
+        phones = [_from_folded(field, normalized, m) for m in _PHONE.finditer(text)]
+        phones += [_from_folded(field, normalized, m) for m in _LANDLINE.finditer(text)]
+        if phones:
+            hits.append(Hit("diversion.contact", 0.97, tuple(phones), "rule"))
+        ids = [_from_folded(field, normalized, m, 1) for m in _QQ.finditer(text)]
+        ids += [_from_folded(field, normalized, m, 1) for m in _V_ID.finditer(text) if not _WECHAT_ID.search(m.group())]
+    else:
+        ids = []
     ids += [_from_folded(field, normalized, m, 1) for m in _WECHAT_ID.finditer(text)]
-    ids += [_from_folded(field, normalized, m, 1) for m in _V_ID.finditer(text) if not _WECHAT_ID.search(m.group())]
     if ids:
         hits.append(Hit("diversion.contact", 0.96, tuple(ids), "rule"))
-    original = normalized.original
-    links = [Evidence(field, m.start(), m.end(), m.group()) for m in _LINK.finditer(original)]
-    emails = [Evidence(field, m.start(), m.end(), m.group()) for m in _EMAIL.finditer(original)]
-    links = [link for link in links if not any(e.start <= link.start < e.end for e in emails)] + emails
-    if links:
-        hits.append(Hit("diversion.link", 0.9, tuple(links), "rule"))
+    if "." in original or "@" in original or "．" in original:
+        links = [Evidence(field, m.start(), m.end(), m.group()) for m in _LINK.finditer(original)]
+        emails = [Evidence(field, m.start(), m.end(), m.group()) for m in _EMAIL.finditer(original)]
+        links = [link for link in links if not any(e.start <= link.start < e.end for e in emails)] + emails
+        if links:
+            hits.append(Hit("diversion.link", 0.9, tuple(links), "rule"))
     return hits
 
 
