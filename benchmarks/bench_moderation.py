@@ -56,8 +56,9 @@ def bert_rate(texts: list[str], batch: int) -> float:
     def run() -> None:
         with torch.inference_mode():
             for start in range(0, len(texts), batch):
-                enc = tokenizer(texts[start : start + batch], padding=True, truncation=True, max_length=128,
-                                return_tensors="pt")
+                enc = tokenizer(
+                    texts[start : start + batch], padding=True, truncation=True, max_length=128, return_tensors="pt"
+                )
                 model(**enc)
 
     return rate(run, len(texts), repeats=3)
@@ -71,8 +72,9 @@ def main() -> None:
     args = parser.parse_args()
 
     rows = load_dataset()
-    listings = [Listing(id=r.id, title=r.title, body=r.body, price=r.price, brand=r.brand, category=r.category)
-                for r in rows]
+    listings = [
+        Listing(id=r.id, title=r.title, body=r.body, price=r.price, brand=r.brand, category=r.category) for r in rows
+    ]
     moderator = Moderator(classifier=train_linear())
     n = len(listings)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -82,7 +81,7 @@ def moderate(
                     listings.append(listing)
                 results = iter(moderator.moderate_batch(listings))
                 for slot in slots:
-                    record = slot if slot is not None else asdict(next(results))
+                    record = slot if slot is not None else next(results).to_dict()
                     sink.write(json.dumps(record, ensure_ascii=False) + "\n")
                 progress.advance(task, len(chunk))
     finally:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from fastapi import APIRouter, Depends, Path
 
 from moderation import Listing, ModerationResult
@@ -38,7 +36,7 @@ _DECISION_ID = Path(pattern=r"^[0-9a-f]{32}$", description="decision_id from a m
 
 
 def _out(result: ModerationResult) -> ModerationOut:
-    return ModerationOut.model_validate(asdict(result))
+    return ModerationOut.model_validate(result.to_dict())
 
 
 @router.post("/listings", response_model=ListingsOut)

@@ -1,0 +1,195 @@
+"""Moderation over HTTP, open loop: p50/p99 at a fixed offered load and the highest sustained throughput.
+
+Two servers are measured in the same run, one after the other, on this machine:
+  * Note Studio as deployed: `notestudio serve` (Ray Serve proxy -> FastAPI ingress -> Moderation
+    deployment, batched across requests with `@serve.batch`, audit rows written per decision);
+  * the baseline: the same FastAPI app and moderator in one plain uvicorn process (no Ray, no cross-request
+    batching).
+The load is open loop: requests are sent on a fixed schedule whatever the server does, and latency is
+measured from the scheduled send time, so queueing is not hidden (no coordinated omission). Each request
+carries 32 listings from the project's dataset. The load generator shares the 2 cores with the server:
+figures are lower bounds.
+
+Run: `.venv/bin/python benchmarks/bench_moderation_http.py [--seconds 15] [--rates 100,200,300,400]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+KEY = "bench-platform-key-0123456789"
+ROOT = Path(__file__).resolve().parents[1]
+
+_BASELINE = """
+import sys, uvicorn
+from serving.api import create_api
+from serving.runtime import Runtime
+from serving.settings import Settings
+runtime = Runtime(Settings(data_dir=sys.argv[2], api_keys=sys.argv[3] + ":platform", rate_limit_per_minute=0,
+                           studio=False))
+runtime.start()
+runtime.moderation.backend.moderator()  # train / load before the first request
+uvicorn.run(create_api(runtime), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(kind: str, data_dir: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "NOTESTUDIO_API_KEYS": f"{KEY}:platform",
+        "NOTESTUDIO_DATA_DIR": data_dir,
+        "NOTESTUDIO_RATE_LIMIT_PER_MINUTE": "0",
+        "PYTHONUNBUFFERED": "1",
+    }
+    if kind == "ray":
+        cmd = [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--no-studio"]
+    else:
+        cmd = [sys.executable, "-c", _BASELINE, str(port), data_dir, KEY]
+    process = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            probe = httpx.post(
+                f"{url}/v1/moderation/text", json={"text": "warm up"}, headers={"x-api-key": KEY}, timeout=30
+            )
+            if probe.status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGKILL)
+    raise RuntimeError(f"{kind} server did not start")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+async def open_loop(url: str, bodies: list[bytes], rate: float, seconds: float) -> dict:
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+        headers = {"x-api-key": KEY, "content-type": "application/json"}
+
+        async def one(scheduled: float, body: bytes) -> None:
+            nonlocal errors
+            try:
+                response = await client.post("/v1/moderation/listings", content=body, headers=headers)
+                ok = response.status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            if ok:
+                latencies.append(time.perf_counter() - scheduled)
+            else:
+                errors += 1
+
+        tasks = []
+        start = time.perf_counter()
+        total = int(rate * seconds)
+        for i in range(total):
+            scheduled = start + i / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(scheduled, bodies[i % len(bodies)])))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+    latencies.sort()
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1e3 if latencies else float("nan")  # noqa: E731
+    return {
+        "offered": rate,
+        "achieved": len(latencies) / elapsed,
+        "p50": pick(0.5),
+        "p99": pick(0.99),
+        "errors": errors,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--rates", default="100,150,200,300", help="offered requests/s to sweep")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--slo-ms", type=float, default=50)
+    args = parser.parse_args()
+    rows = [json.loads(line) for line in (ROOT / "moderation/data/listings.jsonl").read_text("utf-8").splitlines()]
+    random.seed(0)
+    bodies = [
+        json.dumps(
+            {
+                "listings": [
+                    {k: r[k] for k in ("id", "title", "body", "price", "brand", "category")}
+                    for r in random.sample(rows, args.batch)
+                ]
+            },
+            ensure_ascii=False,
+        ).encode()
+        for _ in range(64)
+    ]
+    rates = [float(r) for r in args.rates.split(",")]
+    summary = {}
+    for kind, name in (("plain", "baseline: one uvicorn process"), ("ray", "Note Studio on Ray Serve")):
+        with tempfile.TemporaryDirectory() as data_dir:
+            process, url = start_server(kind, data_dir)
+            try:
+                print(f"== {name} ({args.batch} listings/request, {args.seconds:.0f} s per rate, open loop)")
+                print(f"{'offered req/s':>14}{'achieved':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+                results = []
+                for rate in rates:
+                    r = asyncio.run(open_loop(url, bodies, rate, args.seconds))
+                    results.append(r)
+                    print(
+                        f"{r['offered']:>14.0f}{r['achieved']:>10.1f}{r['p50']:>9.1f}{r['p99']:>9.1f}{r['errors']:>8}"
+                    )
+                sustained = [
+                    r
+                    for r in results
+                    if r["p99"] <= args.slo_ms and r["errors"] == 0 and r["achieved"] >= 0.95 * r["offered"]
+                ]
+                best = max((r["offered"] for r in sustained), default=0.0)
+                summary[kind] = (results[0], best)
+                print(
+                    f"highest sustained with p99 <= {args.slo_ms:.0f} ms: {best:.0f} req/s "
+                    f"= {best * args.batch:,.0f} listings/s"
+                )
+            finally:
+                stop_server(process)
+    base_best, ray_best = summary["plain"][1], summary["ray"][1]
+    print(
+        f"at {rates[0]:.0f} req/s: p99 {summary['ray'][0]['p99']:.1f} ms (Ray) vs {summary['plain'][0]['p99']:.1f} ms "
+        f"(baseline)"
+    )
+    if base_best:
+        print(f"ratio of sustained throughput (Ray / baseline): {ray_best / base_best:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
