@@ -126,7 +126,8 @@ def test_studio_in_a_real_browser(server, tmp_path):
             ],
         )
         page = browser.new_page()
-        page.goto(f"{server.url}/studio/", wait_until="networkidle", timeout=60_000)
+        # Not "networkidle": the studio keeps streaming connections (webcam tab, queue heartbeats) open.
+        page.goto(f"{server.url}/studio/", wait_until="domcontentloaded", timeout=60_000)
         expect(page.get_by_text("Note Studio").first).to_be_visible(timeout=30_000)
         page.get_by_role("button", name="List models").click()
         expect(page.get_by_text("qwen2.5-1.5b-instruct").first).to_be_visible(timeout=30_000)
