@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from serving.errors import install_error_handlers
 from serving.limits import BodySizeLimit
 from serving.metrics import MetricsMiddleware
-from serving.routes import jobs, models, moderation, system, tryon
+from serving.routes import copy, jobs, models, moderation, system, tryon
 from serving.runtime import Runtime
 
 __all__ = ["create_api"]
@@ -27,7 +27,7 @@ def create_api(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="Note Studio", description=API_DESCRIPTION, version="0.1.0")
     app.state.runtime = runtime
     install_error_handlers(app)
-    for router in (system.router, models.router, jobs.router, moderation.router, tryon.router):
+    for router in (system.router, models.router, jobs.router, moderation.router, tryon.router, copy.router):
         app.include_router(router)
     # Outermost first: metrics see every response, including 413s from the size limit.
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)

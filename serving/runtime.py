@@ -6,6 +6,7 @@ FastAPI app runs under Ray Serve, under uvicorn, and in `TestClient` without glo
 
 from __future__ import annotations
 
+import importlib
 import logging
 from typing import Any
 
@@ -23,6 +24,10 @@ from serving.settings import Settings
 __all__ = ["Runtime", "get_runtime"]
 
 log = logging.getLogger(__name__)
+
+#: Job kinds of capabilities: kind -> "module:function(runtime, ctx)", imported when a job of the kind runs
+#: (so starting a runtime does not import every capability).
+CAPABILITY_JOBS: dict[str, str] = {"copy.notes": "serving.handlers.copy:run_batch_job"}
 
 
 class Runtime:
@@ -50,7 +55,8 @@ class Runtime:
             registry = str(settings.models) if settings.models else None
             backend = LocalModeration(settings.data_dir, settings.moderation_classifier, registry)
         self.moderation = ModerationHandler(backend, AuditLog(self.store.engine))
-        handlers: dict[str, JobHandler] = {"models.check": self._check_models, **(extra_jobs or {})}
+        capability = {kind: self._lazy_job(target) for kind, target in CAPABILITY_JOBS.items()}
+        handlers: dict[str, JobHandler] = {"models.check": self._check_models, **capability, **(extra_jobs or {})}
         self.runner = JobRunner(
             self.store,
             handlers,
@@ -88,6 +94,13 @@ class Runtime:
         )
         self.runner.notify()
         return job
+
+    def _lazy_job(self, target: str) -> JobHandler:
+        def handler(ctx: JobContext) -> dict[str, Any]:
+            module, _, name = target.partition(":")
+            return getattr(importlib.import_module(module), name)(self, ctx)
+
+        return handler
 
     # -- job kinds owned by the foundation ------------------------------------------------------------
     def _check_models(self, ctx: JobContext) -> dict[str, Any]:

@@ -71,12 +71,22 @@ class Settings(BaseSettings):
     webhook_backoff_s: float = Field(1.0, gt=0, description="First retry delay; doubles each attempt.")
     webhook_secret: str | None = Field(None, description="Signs webhook bodies (X-NoteStudio-Signature, HMAC-SHA256).")
     studio: bool = Field(True, description="Mount the Gradio studio at /studio.")
+    moderation_deployment: bool = Field(
+        False,
+        description="Run moderation in its own Ray Serve deployment (batched across requests, scaled on its own); "
+        "off runs it inside each ingress replica, one hop less (faster on a single machine).",
+    )
     moderation_classifier: str | None = Field(
         None, description="Registry model (task classification) to use instead of the linear classifier."
     )
     hosted_models: list[str] = Field(
         default_factory=list,
         description="Registry models served by their own ModelHost deployment (GPU placement).",
+    )
+    copy_model: str | None = Field(
+        None,
+        description="Registry text-generation model that writes note copy (transformers, vllm or openai engine); "
+        "unset uses the template engine (no weights).",
     )
 
     @field_validator("data_dir")

@@ -11,6 +11,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, TextIteratorStream
 
 from models.engines.base import ChatMessage, Generation, GenerationParams, TextEngine
 from models.engines.device import resolve_device, resolve_dtype
+from models.engines.structured import JSON_SCHEMA_KEY, SchemaGrammars
 from models.spec import ModelSpec
 
 __all__ = ["TransformersTextEngine"]
@@ -21,6 +22,7 @@ class TransformersTextEngine(TextEngine):
 
     Prompts are processed in chunks of `options.max_batch_size` (default 16), left-padded so every row ends
     at the same position. Sampling with a seed holds a lock because torch's RNG is process-global.
+    `GenerationParams.extra["json_schema"]` constrains the output to a JSON schema (xgrammar).
     """
 
     engine_name = "transformers"
@@ -35,6 +37,14 @@ class TransformersTextEngine(TextEngine):
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(weights, dtype=self.dtype).to(self.device).eval()
         self._rng_lock = threading.Lock()
+        self._grammars: SchemaGrammars | None = None
+
+    @property
+    def grammars(self) -> SchemaGrammars:
+        """Schema compiler for this tokenizer, built on the first constrained request."""
+        if self._grammars is None:
+            self._grammars = SchemaGrammars(self.tokenizer, self.model.config.vocab_size)
+        return self._grammars
 
     def format_chat(self, messages: Sequence[ChatMessage]) -> str:
         if self.tokenizer.chat_template:
@@ -53,7 +63,12 @@ class TransformersTextEngine(TextEngine):
             kwargs.update(temperature=params.temperature, top_p=params.top_p)
         if params.stop:
             kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
-        kwargs.update(params.extra)
+        extra = dict(params.extra)
+        schema = extra.pop(JSON_SCHEMA_KEY, None)
+        if schema is not None:
+            processors = list(extra.pop("logits_processor", None) or [])
+            kwargs["logits_processor"] = [*processors, self.grammars.logits_processor(schema)]
+        kwargs.update(extra)
         return kwargs
 
     def _encode(self, prompts: Sequence[str]) -> dict[str, torch.Tensor]:
