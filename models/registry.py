@@ -16,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from models.errors import MissingWeightsError, ModelConfigError, UnknownModelError
-from models.spec import ModelSpec
+from models.spec import EngineKind, ModelSpec
 
 __all__ = ["ModelRegistry", "ResolvedWeights", "default_registry_path", "resolve_weights"]
 
@@ -27,6 +27,8 @@ if os.environ.get("NOTESTUDIO_ALLOW_DOWNLOADS", "0") not in {"1", "true", "yes"}
 EMBEDDED_REGISTRY = Path(__file__).with_name("models.yaml")
 #: Files that mark a directory as a loadable checkpoint (transformers or diffusers layout).
 _CHECKPOINT_MARKERS = ("config.json", "model_index.json")
+#: Engines whose weights live on a server: `source` names the served model, nothing is looked up on disk.
+REMOTE_ENGINES = frozenset({EngineKind.OPENAI})
 
 
 def default_registry_path() -> Path:
@@ -51,9 +53,13 @@ def _looks_like_path(source: str) -> bool:
 def resolve_weights(spec: ModelSpec) -> ResolvedWeights:
     """Find the weights of `spec` without touching the network.
 
+    Remote engines (`openai`) resolve to origin `remote` with `path` holding the served model name.
+
     Raises:
         MissingWeightsError: with a message naming the model, where it looked and how to add the weights.
     """
+    if spec.engine in REMOTE_ENGINES:
+        return ResolvedWeights(Path(spec.source), "remote")
     local = Path(spec.source).expanduser()
     if local.is_dir():
         if not any((local / marker).is_file() for marker in _CHECKPOINT_MARKERS):

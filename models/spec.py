@@ -28,11 +28,13 @@ class EngineKind(StrEnum):
 
     TRANSFORMERS = "transformers"
     DIFFUSERS = "diffusers"
+    VLLM = "vllm"  # in-process vLLM engine (continuous batching, prefix caching)
+    OPENAI = "openai"  # any OpenAI-compatible HTTP server (vLLM, SGLang); `source` is the served model name
 
 
 #: Which engines can run which task; the loader dispatches on this table.
 SUPPORTED_ENGINES: dict[Task, tuple[EngineKind, ...]] = {
-    Task.TEXT_GENERATION: (EngineKind.TRANSFORMERS,),
+    Task.TEXT_GENERATION: (EngineKind.TRANSFORMERS, EngineKind.VLLM, EngineKind.OPENAI),
     Task.SEQ2SEQ: (EngineKind.TRANSFORMERS,),
     Task.CLASSIFICATION: (EngineKind.TRANSFORMERS,),
     Task.TEXT_TO_IMAGE: (EngineKind.DIFFUSERS,),
@@ -48,7 +50,8 @@ class ModelSpec(BaseModel):
         name: Name used by the rest of the code base and in every response (`"model": name`).
         task: Task family, decides which engine base class serves it.
         engine: Backend that runs it.
-        source: A local directory, or a Hugging Face repo id looked up in the local HF cache.
+        source: A local directory, or a Hugging Face repo id looked up in the local HF cache; for the `openai`
+            engine, the model name the server serves (no local weights).
         revision: Git revision of a hub repo (branch, tag or commit); ignored for local directories.
         dtype: `auto` picks bfloat16/float16 on GPU and float32 on CPU.
         device: `auto`, `cpu`, `cuda` or `cuda:N`.
