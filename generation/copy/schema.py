@@ -39,7 +39,8 @@ _TAG = r'[^"\\\x00-\x1f#\s]'
 
 
 def _string(chars: str, low: int, high: int) -> dict[str, Any]:
-    return {"type": "string", "pattern": f"^{chars}{{{low},{high}}}$", "minLength": low, "maxLength": high}
+    # Bounds only in the regex: vLLM rejects pattern + minLength/maxLength for xgrammar, which ignores them.
+    return {"type": "string", "pattern": f"^{chars}{{{low},{high}}}$"}
 
 
 class NoteParseError(ValueError):

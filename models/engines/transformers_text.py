@@ -23,6 +23,10 @@ class TransformersTextEngine(TextEngine):
     Prompts are processed in chunks of `options.max_batch_size` (default 16), left-padded so every row ends
     at the same position. Sampling with a seed holds a lock because torch's RNG is process-global.
     `GenerationParams.extra["json_schema"]` constrains the output to a JSON schema (xgrammar).
+
+    With `options.scheduler: static` (Llama/Qwen2 family) requests go through `StaticBatchScheduler` instead:
+    continuous batching over a static KV cache with bucketed shapes (`slots`, `max_len`, `compile`) - the
+    serving path for many concurrent callers.
     """
 
     engine_name = "transformers"
@@ -38,6 +42,20 @@ class TransformersTextEngine(TextEngine):
         self.model = AutoModelForCausalLM.from_pretrained(weights, dtype=self.dtype).to(self.device).eval()
         self._rng_lock = threading.Lock()
         self._grammars: SchemaGrammars | None = None
+        self.scheduler = None
+        if spec.options.get("scheduler") == "static":
+            from models.engines.transformers_batching import StaticBatchScheduler
+
+            self.scheduler = StaticBatchScheduler(
+                self.model,
+                self.tokenizer,
+                slots=int(spec.options.get("slots", self.max_batch_size)),
+                max_len=int(spec.options.get("max_len", 2048)),
+                compile=bool(spec.options.get("compile", False)),
+                grammars=self.grammars,
+            )
+            if spec.options.get("warmup", bool(spec.options.get("compile", False))):
+                self.scheduler.warmup()
 
     @property
     def grammars(self) -> SchemaGrammars:
@@ -71,6 +89,13 @@ class TransformersTextEngine(TextEngine):
         kwargs.update(extra)
         return kwargs
 
+    def _ids(self, prompt: str) -> list[int]:
+        return self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+
+    def close(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.close()
+
     def _encode(self, prompts: Sequence[str]) -> dict[str, torch.Tensor]:
         batch = self.tokenizer(list(prompts), return_tensors="pt", padding=True, add_special_tokens=False)
         return {k: v.to(self.device) for k, v in batch.items()}
@@ -78,6 +103,8 @@ class TransformersTextEngine(TextEngine):
     @torch.inference_mode()
     def generate(self, prompts: Sequence[str], params: GenerationParams | None = None) -> list[Generation]:
         params = params or GenerationParams()
+        if self.scheduler is not None:
+            return self.scheduler.generate([self._ids(p) for p in prompts], params)
         results: list[Generation] = []
         for start in range(0, len(prompts), self.max_batch_size):
             chunk = prompts[start : start + self.max_batch_size]
@@ -108,6 +135,9 @@ class TransformersTextEngine(TextEngine):
 
     def stream(self, prompt: str, params: GenerationParams | None = None) -> Iterator[str]:
         params = params or GenerationParams()
+        if self.scheduler is not None:
+            yield from self.scheduler.drain(self.scheduler.submit(self._ids(prompt), params, stream=True))
+            return
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         batch = self._encode([prompt])
         kwargs = {**batch, **self._generate_kwargs(params), "streamer": streamer}

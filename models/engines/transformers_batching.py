@@ -1,0 +1,348 @@
+"""`StaticBatchScheduler`: continuous batching for transformers decoder LMs over a static KV cache.
+
+Why: `generate()` on a padded batch wastes the GPU on padding and waits for the longest row; transformers'
+own continuous batching was slower than that on the H100 here (see ENVIRONMENT.md). This scheduler keeps
+`slots` sequences in one preallocated KV cache and decodes all of them in one forward per step; a
+request that finishes frees its slot and a waiting one is prefilled into it at once (no waiting for the
+batch). Every tensor shape comes from a small fixed set - prefill (batch bucket x length bucket), decode
+(slots x context bucket) - so `torch.compile` compiles each shape once at warm-up and never again.
+
+Runs the Llama/Qwen2 family (pre-norm decoder layers with q/k/v/o projections, rotary embeddings, GQA)
+with the model's own modules; the forward is re-assembled here only to read and write the static cache
+per slot. Constrained decoding (xgrammar matchers per request) and per-request seeds are supported.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from models.engines.base import Generation, GenerationParams
+from models.engines.structured import JSON_SCHEMA_KEY
+
+__all__ = ["StaticBatchScheduler", "buckets_up_to"]
+
+_DONE = object()
+
+
+def buckets_up_to(limit: int, smallest: int) -> list[int]:
+    """Powers of two from `smallest`, with `limit` last (shapes the compiler sees)."""
+    out, size = [], smallest
+    while size < limit:
+        out.append(size)
+        size *= 2
+    return [*out, limit]
+
+
+def _bucket(value: int, buckets: Sequence[int]) -> int:
+    for size in buckets:
+        if value <= size:
+            return size
+    raise ValueError(f"{value} exceeds the largest bucket {buckets[-1]}")
+
+
+@dataclass
+class _Request:
+    ids: list[int]
+    params: GenerationParams
+    sink: queue.Queue
+    stream: bool
+    submitted: float = field(default_factory=time.perf_counter)
+    slot: int = -1
+    out: list[int] = field(default_factory=list)
+    matcher: Any = None
+    generator: torch.Generator | None = None
+    sent_chars: int = 0
+    first_token_at: float | None = None
+
+
+class StaticBatchScheduler:
+    """Slots over one static KV cache, a scheduler thread, bucketed shapes.
+
+    Args:
+        model: A loaded `*ForCausalLM` of the Llama/Qwen2 family (eval mode, on its device).
+        tokenizer: Its tokenizer (decoding and grammar vocab).
+        slots: Sequences decoded together (the static batch).
+        max_len: Prompt + completion tokens per slot (KV cache length).
+        compile: `torch.compile` the prefill and decode steps (GPU); shapes are warmed up by `warmup()`.
+        grammars: `SchemaGrammars` for requests with `extra["json_schema"]`.
+        max_prefill_tokens: Prompt tokens prefilled in one forward (bounds the decode stall of an admission).
+        max_prefill_batch: Prompts prefilled in one forward (batch buckets 1, 2, 4, ... up to it).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        slots: int = 8,
+        max_len: int = 2048,
+        compile: bool = False,
+        grammars: Any = None,
+        max_prefill_tokens: int = 8192,
+        max_prefill_batch: int = 8,
+    ) -> None:
+        self.model, self.tokenizer, self.grammars = model, tokenizer, grammars
+        self.slots, self.max_len = slots, max_len
+        self.device = next(model.parameters()).device
+        self.dtype = next(model.parameters()).dtype
+        config = model.config
+        self.n_kv = config.num_key_value_heads
+        self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+        layers = model.model.layers
+        self.batch_buckets = buckets_up_to(min(slots, max_prefill_batch), 1)
+        # Rows past `slots` are scratch: padding rows of a bucketed prefill batch write there, never into a
+        # slot in use. Decode reads only the first `slots` rows.
+        shape = (slots + self.batch_buckets[-1], self.n_kv, max_len, self.head_dim)
+        self.k_cache = [torch.zeros(shape, device=self.device, dtype=self.dtype) for _ in layers]
+        self.v_cache = [torch.zeros(shape, device=self.device, dtype=self.dtype) for _ in layers]
+        self.length_buckets = buckets_up_to(max_len, 64)
+        self.max_prefill_tokens = max_prefill_tokens
+        eos = model.generation_config.eos_token_id
+        self.eos = set(eos if isinstance(eos, list) else [eos] if eos is not None else []) | (
+            {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
+        )
+        self._prefill_fn, self._decode_fn = self._prefill, self._decode
+        if compile:
+            self._prefill_fn = torch.compile(self._prefill, dynamic=False)
+            self._decode_fn = torch.compile(self._decode, dynamic=False)
+        #: (step, batch, length) of every forward run; `warmup()` runs them all, so traffic adds none.
+        self.shapes: set[tuple[str, int, int]] = set()
+        self._active: list[_Request | None] = [None] * slots
+        self._pending: queue.Queue[_Request] = queue.Queue()
+        self._waiting: list[_Request] = []
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._shared_gen = torch.Generator(device=self.device).manual_seed(0)
+        self._thread = threading.Thread(target=self._loop, name="static-batch-scheduler", daemon=True)
+        self._thread.start()
+
+    # -- model steps (pure tensor code: what torch.compile sees) ------------------------------------------
+    def _layers(self, h: torch.Tensor, pos: torch.Tensor, attend: Any) -> torch.Tensor:
+        from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
+
+        cos, sin = self.model.model.rotary_emb(h, pos)
+        b, t = h.shape[:2]
+        for index, layer in enumerate(self.model.model.layers):
+            attn = layer.self_attn
+            x = layer.input_layernorm(h)
+            q = attn.q_proj(x).view(b, t, -1, self.head_dim).transpose(1, 2)
+            k = attn.k_proj(x).view(b, t, -1, self.head_dim).transpose(1, 2)
+            v = attn.v_proj(x).view(b, t, -1, self.head_dim).transpose(1, 2)
+            q, k = apply_rotary_pos_emb(q, k, cos, sin)
+            o = attend(index, q, k, v, attn.scaling)
+            h = h + attn.o_proj(o.transpose(1, 2).reshape(b, t, -1))
+            h = h + layer.mlp(layer.post_attention_layernorm(h))
+        return self.model.model.norm(h)
+
+    def _prefill(self, ids: torch.Tensor, slots: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
+        """Right-padded prompts [B, L] into their slots' cache rows [0, L); logits of each last real token."""
+        b, length = ids.shape
+        pos = torch.arange(length, device=ids.device).expand(b, length)
+
+        def attend(i: int, q, k, v, scale):
+            self.k_cache[i][slots, :, :length] = k
+            self.v_cache[i][slots, :, :length] = v
+            return F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale, enable_gqa=True)
+
+        h = self._layers(self.model.model.embed_tokens(ids), pos, attend)
+        return self.model.lm_head(h[torch.arange(b, device=ids.device), last]).float()
+
+    def _decode(self, ids: torch.Tensor, pos: torch.Tensor, ctx: int) -> torch.Tensor:
+        """One token per slot [S]; slot s writes position pos[s] and attends to [0, pos[s]] of [0, ctx)."""
+        rows = torch.arange(ids.shape[0], device=ids.device)
+        mask = (torch.arange(ctx, device=ids.device)[None, :] <= pos[:, None])[:, None, None, :]
+
+        def attend(i: int, q, k, v, scale):
+            self.k_cache[i][rows, :, pos] = k[:, :, 0]
+            self.v_cache[i][rows, :, pos] = v[:, :, 0]
+            keys, values = self.k_cache[i][: self.slots, :, :ctx], self.v_cache[i][: self.slots, :, :ctx]
+            return F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, scale=scale, enable_gqa=True)
+
+        h = self._layers(self.model.model.embed_tokens(ids[:, None]), pos[:, None], attend)
+        return self.model.lm_head(h[:, 0]).float()
+
+    # -- public API ---------------------------------------------------------------------------------------
+    def submit(self, prompt_ids: list[int], params: GenerationParams, stream: bool = False) -> queue.Queue:
+        """Queue one request; its queue receives text pieces (stream) or one `Generation`, then `_DONE`."""
+        if len(prompt_ids) + params.max_new_tokens > self.max_len:
+            raise ValueError(
+                f"prompt ({len(prompt_ids)} tokens) + max_new_tokens ({params.max_new_tokens}) exceeds the "
+                f"scheduler's max_len {self.max_len}; raise options.max_len"
+            )
+        request = _Request(list(prompt_ids), params, queue.Queue(), stream)
+        schema = params.extra.get(JSON_SCHEMA_KEY)
+        if schema is not None:
+            request.matcher = self.grammars.matcher(schema)
+        if params.seed is not None:
+            request.generator = torch.Generator(device=self.device).manual_seed(params.seed)
+        self._pending.put(request)
+        self._wake.set()
+        return request.sink
+
+    @staticmethod
+    def drain(sink: queue.Queue) -> Iterator[Any]:
+        while (item := sink.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def generate(self, prompts_ids: Sequence[list[int]], params: GenerationParams) -> list[Generation]:
+        """Rows get `seed + index` so seeded variants differ, as with independent rows of one batch."""
+        sinks = []
+        for index, ids in enumerate(prompts_ids):
+            row = params if params.seed is None else GenerationParams(**{**vars(params), "seed": params.seed + index})
+            sinks.append(self.submit(ids, row))
+        return [next(iter(self.drain(sink))) for sink in sinks]
+
+    def warmup(self) -> None:
+        """Run every prefill and decode shape once (compiles them all before traffic arrives)."""
+        with torch.inference_mode():
+            for batch in self.batch_buckets:
+                for length in self.length_buckets:
+                    if batch > self._prefill_rows(length):
+                        continue
+                    ids = torch.zeros(batch, length, dtype=torch.long, device=self.device)
+                    slots = torch.arange(batch, device=self.device)
+                    self.shapes.add(("prefill", batch, length))
+                    self._prefill_fn(ids, slots, torch.zeros(batch, dtype=torch.long, device=self.device))
+            for ctx in self.length_buckets:
+                zeros = torch.zeros(self.slots, dtype=torch.long, device=self.device)
+                self.shapes.add(("decode", self.slots, ctx))
+                self._decode_fn(zeros, zeros, ctx)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+
+    # -- the scheduler loop ---------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            while True:
+                try:
+                    self._waiting.append(self._pending.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                with torch.inference_mode():
+                    self._admit()
+                    if any(self._active):
+                        self._step()
+                        continue
+            except Exception as exc:  # noqa: BLE001 - fail every caller, keep serving later requests
+                for request in [r for r in self._active if r] + self._waiting:
+                    request.sink.put(exc)
+                    request.sink.put(_DONE)
+                self._active = [None] * self.slots
+                self._waiting = []
+            self._wake.wait(0.05)
+            self._wake.clear()
+
+    def _prefill_rows(self, length: int) -> int:
+        """Most prompts of bucket `length` in one prefill: a batch bucket, within the token budget."""
+        budget = max(1, self.max_prefill_tokens // length)
+        return max(b for b in self.batch_buckets if b <= budget)
+
+    def _admit(self) -> None:
+        """Prefill waiting requests into free slots, grouped by length bucket, within the token budget."""
+        free = [i for i, r in enumerate(self._active) if r is None]
+        while free and self._waiting:
+            length = _bucket(len(self._waiting[0].ids), self.length_buckets)
+            group = [r for r in self._waiting if _bucket(len(r.ids), self.length_buckets) == length]
+            group = group[: min(len(free), self._prefill_rows(length))]
+            batch = _bucket(len(group), self.batch_buckets)
+            ids = torch.full((batch, length), self.tokenizer.pad_token_id or 0, dtype=torch.long)
+            for row, request in enumerate(group):
+                ids[row, : len(request.ids)] = torch.tensor(request.ids)
+                request.slot = free.pop(0)
+                self._active[request.slot] = request
+                self._waiting.remove(request)
+            spare = [r.slot for r in group] + [self.slots + i for i in range(batch - len(group))]
+            last = [len(r.ids) - 1 for r in group] + [0] * (batch - len(group))
+            self.shapes.add(("prefill", batch, length))
+            logits = self._prefill_fn(
+                ids.to(self.device),
+                torch.tensor(spare, device=self.device),
+                torch.tensor(last, device=self.device),
+            )
+            self._accept(group, logits[: len(group)])
+
+    def _step(self) -> None:
+        ids = torch.zeros(self.slots, dtype=torch.long)
+        pos = torch.zeros(self.slots, dtype=torch.long)
+        live = [r for r in self._active if r is not None]
+        for request in live:
+            ids[request.slot] = request.out[-1]
+            pos[request.slot] = len(request.ids) + len(request.out) - 1
+        ctx = _bucket(int(pos.max()) + 1, self.length_buckets)
+        self.shapes.add(("decode", self.slots, ctx))
+        logits = self._decode_fn(ids.to(self.device), pos.to(self.device), ctx)
+        self._accept(live, logits[torch.tensor([r.slot for r in live], device=self.device)])
+
+    def _sample(self, requests: list[_Request], logits: torch.Tensor) -> list[int]:
+        constrained = [i for i, r in enumerate(requests) if r.matcher is not None]
+        if constrained:
+            import xgrammar as xgr
+
+            mask = xgr.allocate_token_bitmask(len(requests), logits.shape[-1])
+            for i in constrained:
+                requests[i].matcher.fill_next_token_bitmask(mask, i)
+            on_cpu = logits.device.type != "cuda"
+            target = logits.cpu() if on_cpu else logits
+            xgr.apply_token_bitmask_inplace(target, mask.to(target.device), indices=constrained)
+            logits = target.to(logits.device) if on_cpu else target
+        temps = torch.tensor([r.params.temperature for r in requests], device=logits.device)
+        greedy = logits.argmax(dim=-1)
+        if bool((temps == 0).all()):
+            return greedy.tolist()
+        probs = torch.softmax(logits / temps.clamp(min=1e-5)[:, None], dim=-1)
+        top_p = torch.tensor([r.params.top_p for r in requests], device=logits.device)
+        if bool((top_p < 1).any()):
+            sorted_probs, order = probs.sort(dim=-1, descending=True)
+            cut = sorted_probs.cumsum(-1) - sorted_probs > top_p[:, None]
+            probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs.masked_fill(cut, 0.0))
+        picked = torch.multinomial(probs, 1, generator=self._shared_gen)[:, 0]
+        for i, request in enumerate(requests):
+            if request.generator is not None and request.params.temperature > 0:
+                picked[i] = torch.multinomial(probs[i], 1, generator=request.generator)[0]
+        return torch.where(temps == 0, greedy, picked).tolist()
+
+    def _accept(self, requests: list[_Request], logits: torch.Tensor) -> None:
+        now = time.perf_counter()
+        for request, token in zip(requests, self._sample(requests, logits), strict=True):
+            request.first_token_at = request.first_token_at or now
+            if request.matcher is not None and not request.matcher.is_terminated():
+                request.matcher.accept_token(token)
+            request.out.append(token)
+            finished = token in self.eos or (request.matcher is not None and request.matcher.is_terminated())
+            length = len(request.out) >= request.params.max_new_tokens
+            text = None
+            if request.stream or request.params.stop:
+                text = self.tokenizer.decode([t for t in request.out if t not in self.eos], skip_special_tokens=True)
+                hit = next((s for s in request.params.stop if s in text), None)
+                if hit:
+                    text, finished = text[: text.index(hit)], True
+                if request.stream and not text.endswith("\ufffd") and len(text) > request.sent_chars:
+                    request.sink.put(text[request.sent_chars :])
+                    request.sent_chars = len(text)
+            if finished or length:
+                self._finish(request, text, "stop" if finished else "length")
+
+    def _finish(self, request: _Request, text: str | None, reason: str) -> None:
+        tokens = [t for t in request.out if t not in self.eos]
+        if text is None:
+            text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+        if request.stream:
+            if len(text) > request.sent_chars:
+                request.sink.put(text[request.sent_chars :])
+        else:
+            request.sink.put(Generation(text, len(request.ids), len(tokens), reason))
+        request.sink.put(_DONE)
+        self._active[request.slot] = None

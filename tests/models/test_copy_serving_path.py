@@ -1,0 +1,88 @@
+"""The transformers serving path (`options.scheduler: static`) on CPU: same tokens as `generate()`,
+continuous admission, streaming, constrained notes, and a closed set of shapes after warm-up."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from models.engines.base import GenerationParams
+from models.loader import load_engine
+
+PROMPTS = [
+    "这款口红颜色超级显白",
+    "夏天必备的防晒霜，清爽不油腻，户外运动也不怕晒黑。" * 3,
+    "价格",
+    "The dress fabric is soft and breathable; pair it with white sneakers. " * 4,
+    "开箱：这台咖啡机颜值很高",
+    "平价好物分享 | 学生党也能入手的护肤套装",
+    "#好物推荐 #护肤",
+]
+
+
+@pytest.fixture(scope="module")
+def engines(tiny_models):
+    spec = tiny_models["text"]
+    plain = load_engine(spec)
+    served = load_engine(
+        spec.model_copy(update={"options": {"scheduler": "static", "slots": 3, "max_len": 4096, "warmup": True}})
+    )
+    yield plain, served
+    plain.close()
+    served.close()
+
+
+def test_greedy_tokens_match_generate_with_more_requests_than_slots(engines):
+    plain, served = engines
+    params = GenerationParams(max_new_tokens=24, temperature=0.0)
+    expected = plain.generate(PROMPTS, params)
+    got = served.generate(PROMPTS, params)
+    assert [g.text for g in got] == [e.text for e in expected]
+    assert [g.completion_tokens for g in got] == [e.completion_tokens for e in expected]
+    assert [g.prompt_tokens for g in got] == [e.prompt_tokens for e in expected]
+
+
+def test_stream_equals_generate_and_concurrent_callers_share_the_batch(engines):
+    _, served = engines
+    params = GenerationParams(max_new_tokens=16, temperature=0.0)
+    [whole] = served.generate([PROMPTS[0]], params)
+    assert "".join(served.stream(PROMPTS[0], params)) == whole.text
+    results: dict[int, str] = {}
+
+    def call(index: int) -> None:
+        [out] = served.generate([PROMPTS[index]], GenerationParams(max_new_tokens=12, temperature=0.9, seed=index))
+        results[index] = out.text
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(PROMPTS))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(results) == list(range(len(PROMPTS)))
+
+
+def test_no_new_shapes_after_warmup(engines):
+    _, served = engines
+    warmed = set(served.scheduler.shapes)
+    served.generate(PROMPTS, GenerationParams(max_new_tokens=40, temperature=0.7, seed=1))
+    assert served.scheduler.shapes == warmed
+
+
+def test_constrained_notes_through_the_scheduler(engines):
+    from generation.copy.llm import LLMCopyEngine
+    from generation.copy.request import NoteRequest
+    from generation.copy.schema import TITLE_MAX_CHARS
+
+    _, served = engines
+    writer = LLMCopyEngine(served)
+    notes = writer.write_many(NoteRequest(product="山茶集防晒霜", category="防晒", length="short"), seed=4, n=2)
+    for note in notes:
+        assert len(note.titles) == 3 and all(len(t) <= TITLE_MAX_CHARS for t in note.titles)
+        assert 5 <= len(note.hashtags) <= 8 and 2 <= len(note.paragraphs) <= 3
+
+
+def test_request_longer_than_the_cache_is_refused(engines):
+    _, served = engines
+    with pytest.raises(ValueError, match="max_len"):
+        served.generate(["好" * 50], GenerationParams(max_new_tokens=4090))
