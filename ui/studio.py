@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 
-from ui.tabs import service, tryon
+from ui.tabs import copy, service, tryon
 
 if TYPE_CHECKING:
     from serving.settings import Settings
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["build_studio", "TABS"]
 
 #: (tab title, render function) in display order; capabilities append theirs here.
-TABS = [("Service", service.render), ("AR try-on", tryon.render)]
+TABS = [("Service", service.render), ("AR try-on", tryon.render), ("Note copy", copy.render)]
 
 
 def _prefill_key(settings: Settings) -> str:

@@ -189,3 +189,15 @@ def test_unknown_copy_model_is_a_clear_error(tmp_path):
             assert_envelope(response, 404, "not_found", "model")
     finally:
         runtime.stop()
+
+
+def test_studio_tab_renders_api_responses(client):
+    from ui.studio import TABS
+    from ui.tabs.copy import format_drafts, request_body
+
+    assert "Note copy" in [title for title, _ in TABS]
+    body = request_body("防晒霜", "", "防晒", 89, "清爽\n不泛白", "", "", "开箱", "活泼", "short", "zh", 2, 3)
+    response = client.post("/v1/copy/notes", json=body, headers=auth(MERCHANT_KEY)).json()
+    markdown = format_drafts(response)
+    assert "engine: template" in markdown and markdown.count("### Variant") == 2
+    assert response["drafts"][0]["titles"][0] in markdown
