@@ -120,11 +120,13 @@ def build_app(args: dict[str, Any] | None = None) -> Application:
         hosts[name] = deployment.bind(name, str(settings.models) if settings.models else None)
     if settings.moderation_classifier:
         resolve_weights(registry.get(settings.moderation_classifier))
-    moderation = ModerationService.options(**overrides.pop("Moderation", {})).bind(
-        str(settings.data_dir), settings.moderation_classifier, str(settings.models) if settings.models else None
-    )
+    moderation = None
+    if settings.moderation_deployment:
+        moderation = ModerationService.options(**overrides.pop("Moderation", {})).bind(
+            str(settings.data_dir), settings.moderation_classifier, str(settings.models) if settings.models else None
+        )
     ingress_options = overrides.pop("Ingress", {})
     if overrides:
-        known = ["Ingress", "Moderation", *(deployment_name(n) for n in settings.hosted_models)]
+        known = ["Ingress", *(["Moderation"] if moderation else []), *map(deployment_name, settings.hosted_models)]
         raise ValueError(f"unknown deployments in config: {sorted(overrides)}; known: {known}")
     return Ingress.options(**ingress_options).bind(settings.to_args(), hosts, moderation)

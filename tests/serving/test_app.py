@@ -48,18 +48,33 @@ def test_model_host_generates_and_checks_the_task(tiny_registry_file):
 
 
 @pytest.mark.slow
-def test_model_host_batches_concurrent_calls_on_a_real_ray_cluster(tiny_registry_file):
+def test_batched_deployments_on_a_real_ray_cluster(tiny_registry_file, tmp_path):
     """`@serve.batch` needs a real replica (local testing mode has no replica context)."""
     import ray
 
+    from moderation import Listing
+    from serving.deployments.moderation import ModerationService
+
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
     try:
-        bert = serve.run(ModelHost.options(name="bert-host").bind("tiny-bert", str(tiny_registry_file)), name="t-bert")
+        bert = serve.run(
+            ModelHost.options(name="bert-host").bind("tiny-bert", str(tiny_registry_file)), name="t-bert", route_prefix=None
+        )
         texts = ["加微信领优惠", "好用的面霜", "第一名"] * 8
-        responses = [bert.classify.remote(t) for t in texts]
-        results = [r.result(timeout_s=60) for r in responses]
+        results = [r.result(timeout_s=60) for r in [bert.classify.remote(t) for t in texts]]
         assert all(set(r) == {"clean", "ad_law", "diversion"} for r in results)
         assert results[0] == pytest.approx(results[3], abs=1e-5)  # same text, same scores in any batch
+
+        moderation = serve.run(
+            ModerationService.options(user_config={"policy": {"block_labels": []}}).bind(str(tmp_path)),
+            name="t-moderation",
+            route_prefix=None,
+        )
+        requests = [[Listing(id=str(i), title="全网最低价" if i % 2 else "好用的面霜")] for i in range(16)]
+        answers = [r.result(timeout_s=120) for r in [moderation.moderate.remote(q) for q in requests]]
+        decisions = [answer[0].decision for answer in answers]
+        assert decisions == ["pass" if i % 2 == 0 else "review" for i in range(16)]  # user_config policy applied
+        assert moderation.info.remote().result()["engine"] == "rules+linear-tfidf"
     finally:
         serve.shutdown()
         ray.shutdown()
@@ -104,5 +119,5 @@ def test_serve_config_files_build(tmp_path):
             "studio": False,
             "api_keys": f"{ADMIN_KEY}:admin",
         }
-        args["deployments"] = [d for d in args.get("deployments", []) if d["name"] == "Ingress"]
+        args["deployments"] = [d for d in args.get("deployments", []) if d["name"] in ("Ingress", "Moderation")]
         assert build_app(args) is not None, path
