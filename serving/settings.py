@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     webhook_backoff_s: float = Field(1.0, gt=0, description="First retry delay; doubles each attempt.")
     webhook_secret: str | None = Field(None, description="Signs webhook bodies (X-NoteStudio-Signature, HMAC-SHA256).")
     studio: bool = Field(True, description="Mount the Gradio studio at /studio.")
+    moderation_deployment: bool = Field(
+        False,
+        description="Run moderation in its own Ray Serve deployment (batched across requests, scaled on its own); "
+        "off runs it inside each ingress replica, one hop less (faster on a single machine).",
+    )
     moderation_classifier: str | None = Field(
         None, description="Registry model (task classification) to use instead of the linear classifier."
     )
