@@ -11,19 +11,21 @@ from __future__ import annotations
 import json
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from generation.copy.pipeline import CopyPipeline
 from generation.copy.request import CopyInputError, NoteRequest
 from generation.copy.schema import NoteParseError
+from models.engines.base import ChatMessage, Generation, GenerationParams, TextEngine
+from models.spec import ModelSpec
 from serving.errors import ApiError
 
 if TYPE_CHECKING:
     from serving.jobs import JobContext
     from serving.runtime import Runtime
 
-__all__ = ["CopyService", "copy_service", "run_batch_job", "note_request", "JOB_KIND"]
+__all__ = ["CopyService", "HostedTextEngine", "copy_service", "run_batch_job", "note_request", "JOB_KIND"]
 
 JOB_KIND = "copy.notes"
 _services: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -67,7 +69,9 @@ class CopyService:
 
                 engine = None
                 name = self._runtime.settings.copy_model
-                if name:
+                if name and name in self._runtime.model_hosts:
+                    engine = HostedTextEngine(self._runtime.registry.get(name), self._runtime.model_hosts[name])
+                elif name:
                     from models.loader import load_engine
 
                     engine = load_engine(self._runtime.registry.get(name))
@@ -111,6 +115,29 @@ class CopyService:
             yield _sse("done", {"engine": pipeline.engine_name, "model": pipeline.model_name})
         except (NoteParseError, ValueError) as exc:
             yield _sse("error", {"type": "upstream_error", "message": str(exc), "param": None})
+
+
+class HostedTextEngine(TextEngine):
+    """A `TextEngine` over a `ModelHost` deployment handle (the model sits on its own GPU replica).
+
+    Calls block on the handle, so they must come from a worker thread (sync routes and jobs do). `ModelHost`
+    has no token stream: `stream` yields the whole completion as one piece.
+    """
+
+    def __init__(self, spec: ModelSpec, handle: Any) -> None:
+        super().__init__(spec)
+        self._handle = handle
+        self.engine_name = handle.info.remote().result()["engine"]
+
+    def format_chat(self, messages: Sequence[ChatMessage]) -> str:
+        return self._handle.format_chat.remote(list(messages)).result()
+
+    def generate(self, prompts: Sequence[str], params: GenerationParams | None = None) -> list[Generation]:
+        fields = vars(params or GenerationParams())
+        return [Generation(**g) for g in self._handle.generate.remote(list(prompts), fields).result()]
+
+    def stream(self, prompt: str, params: GenerationParams | None = None) -> Iterator[str]:
+        yield self.generate([prompt], params)[0].text
 
 
 def _draft_dict(draft) -> dict[str, Any]:

@@ -201,3 +201,30 @@ def test_studio_tab_renders_api_responses(client):
     markdown = format_drafts(response)
     assert "engine: template" in markdown and markdown.count("### Variant") == 2
     assert response["drafts"][0]["titles"][0] in markdown
+
+
+def test_copy_model_on_a_model_host_deployment(tiny_models, tiny_registry_file, tmp_path):
+    """`copy_model` listed in `hosted_models`: the copy handler calls the `ModelHost` handle (GPU placement)."""
+    from ray import serve
+
+    from serving.deployments.model_host import ModelHost
+    from serving.handlers.copy import HostedTextEngine, copy_service
+    from serving.runtime import Runtime
+    from serving.settings import Settings
+
+    name = tiny_models["text"].name
+    handle = serve.run(
+        ModelHost.options(name="copy-host").bind(name, str(tiny_registry_file)), name="t-copy", _local_testing_mode=True
+    )
+    settings = Settings(data_dir=tmp_path / "var", api_keys=f"{MERCHANT_KEY}:merchant", models=tiny_registry_file,
+                        copy_model=name, studio=False)  # fmt: skip
+    runtime = Runtime(settings, model_hosts={name: handle})
+    try:
+        pipeline = copy_service(runtime).pipeline()
+        assert isinstance(pipeline.writer.engine, HostedTextEngine)
+        from generation.copy.request import NoteRequest
+
+        [draft] = pipeline(NoteRequest(product="防晒霜", length="short", seed=2))
+        assert draft.engine == "transformers" and draft.model == name and len(draft.titles) == 3
+    finally:
+        runtime.stop()
