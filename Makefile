@@ -28,7 +28,8 @@ test-vllm: vllm-venv
 		echo "SKIPPED vLLM engine tests: $$(cat $(VLLM_VENV)/.unavailable)"; \
 	else \
 		start=$$(date +%s); \
-		$(VLLM_PY) -m pytest -m vllm -p no:cacheprovider -W ignore::DeprecationWarning tests/models/test_vllm_engine.py \
+		VLLM_LOGGING_LEVEL=WARNING $(VLLM_PY) -m pytest -m vllm -p no:cacheprovider -W ignore::DeprecationWarning \
+			tests/models/test_vllm_engine.py \
 			&& echo "vLLM engine tests took $$(( $$(date +%s) - start )) s"; \
 	fi
 
