@@ -72,7 +72,10 @@ def extract_keywords(text: str, language: str, top_k: int = 8) -> list[str]:
         import jieba.analyse
 
         words = jieba.analyse.extract_tags(text, topK=top_k * 2, allowPOS=("n", "nz", "vn", "nr", "ns", "eng", "an"))
-        return [w for w in words if 2 <= len(w) <= HASHTAG_MAX_CHARS and not w.isdigit()][:top_k]
+        # Units and numbers (120kg, 30ml) are facts, not topics people follow.
+        return [w for w in words if 2 <= len(w) <= HASHTAG_MAX_CHARS and not re.search(r"\d|^[A-Za-z]{1,3}$", w)][
+            :top_k
+        ]
     stop = {"with", "and", "the", "for", "that", "this", "from", "your", "very", "into", "have", "are", "not", "all"}
     seen: list[str] = []
     for word in re.findall(r"[A-Za-z][A-Za-z\-]{3,}", text):
@@ -94,11 +97,12 @@ class TemplateEngine:
 
     # -- pieces ---------------------------------------------------------------------------------------
     def category_bank(self, request: NoteRequest) -> dict[str, Any]:
-        """The first category bank whose `match` words occur in the category or product name."""
-        haystack = f"{request.category} {request.product}".lower()
-        for bank in self.data["categories"]:
-            if any(word.lower() in haystack for word in bank["match"]):
-                return bank
+        """The first bank whose `match` words occur in the category, else in the product name (the merchant's
+        category says more than a word inside the name: 10包装 is not a bag)."""
+        for haystack in (request.category.lower(), request.product.lower()):
+            for bank in self.data["categories"]:
+                if haystack and any(word.lower() in haystack for word in bank["match"]):
+                    return bank
         return self.data["categories"][-1]
 
     def _slots(self, request: NoteRequest, rng: random.Random) -> dict[str, str]:
@@ -208,17 +212,20 @@ class TemplateEngine:
     def hashtags(self, request: NoteRequest, bank: dict, rng: random.Random) -> list[str]:
         """5-8 tags: keywords of the facts first, then the category's and the style's tags, no duplicates."""
         lang = request.language
-        facts = " ".join([request.product, request.category, *request.selling_points, request.scenario])
-        keywords = extract_keywords(facts, lang)
+        # What the product is comes first; words from the selling points only fill up (they name details).
+        product_words = extract_keywords(f"{request.product} {request.category}", lang, top_k=3)
+        if not product_words:  # jieba knows no noun in the name (折叠露营椅): the short name is the topic
+            product_words = [re.sub(r"[\s#]", "", short_name(request))[:HASHTAG_MAX_CHARS]]
+        detail_words = extract_keywords(" ".join([*request.selling_points, request.scenario]), lang, top_k=4)
         tags: list[str] = []
         if request.brand:
             tags.append(re.sub(r"[\s#]", "", request.brand))
-        tags += keywords[:3]
+        tags += product_words
         if request.category:
             tags.append(re.sub(r"[\s#]", "", request.category))
         tags += bank["tags"][lang]
         tags += self.data["common"][lang]["hashtags"][request.style]
-        tags += keywords[3:]
+        tags += detail_words
         tags = [t[:HASHTAG_MAX_CHARS] for t in dict.fromkeys(t for t in tags if t)]
         count = rng.randint(HASHTAGS_MIN, HASHTAGS_MAX)
         chosen = tags[:count]
