@@ -65,6 +65,14 @@ def start_server(kind: str, data_dir: str) -> tuple[subprocess.Popen, str]:
     if kind.startswith("ray"):
         cmd = [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--no-studio"]
         env["NOTESTUDIO_MODERATION_DEPLOYMENT"] = "true" if kind == "ray-deployment" else "false"
+        if kind == "ray-2":  # two ingress replicas: one per core
+            config = Path(data_dir) / "serve.yaml"
+            config.write_text(
+                "applications:\n  - import_path: serving.app:build_app\n"
+                f"    args: {{data_dir: '{data_dir}', studio: false}}\n"
+                "    deployments:\n      - {name: Ingress, num_replicas: 2, ray_actor_options: {num_cpus: 0.5}}\n"
+            )
+            cmd += ["--config", str(config)]
     else:
         cmd = [sys.executable, "-c", _BASELINE, str(port), data_dir, KEY]
     process = subprocess.Popen(
@@ -144,7 +152,7 @@ async def open_loop(url: str, bodies: list[bytes], rate: float, seconds: float) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=15)
-    parser.add_argument("--rates", default="100,150,200,300", help="offered requests/s to sweep")
+    parser.add_argument("--rates", default="50,100,150", help="offered requests/s to sweep")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--slo-ms", type=float, default=50)
     args = parser.parse_args()
@@ -167,6 +175,7 @@ def main() -> None:
     kinds = (
         ("plain", "baseline: one uvicorn process"),
         ("ray", "Note Studio on Ray Serve (moderation in the ingress)"),
+        ("ray-2", "Note Studio on Ray Serve (moderation in the ingress, 2 ingress replicas)"),
         ("ray-deployment", "Note Studio on Ray Serve (Moderation deployment, @serve.batch)"),
     )
     for kind, name in kinds:
@@ -196,7 +205,7 @@ def main() -> None:
             finally:
                 stop_server(process)
     base_first, base_best = summary["plain"]
-    for kind in ("ray", "ray-deployment"):
+    for kind in ("ray", "ray-2", "ray-deployment"):
         first, best = summary[kind]
         ratio = f"{best / base_best:.2f}x" if base_best else "n/a (baseline sustained no rate)"
         print(

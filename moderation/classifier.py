@@ -8,6 +8,7 @@ pushed its score up most, mapped back to original offsets.
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -118,8 +119,10 @@ class LinearClassifier(TextClassifier):
         return spans
 
     def save(self, path: Path) -> None:
+        """Atomic: replicas starting together may train and save at once; readers never see half a file."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as handle:
+        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        with partial.open("wb") as handle:
             pickle.dump(
                 {
                     "vectorizer": self.vectorizer,
@@ -129,6 +132,7 @@ class LinearClassifier(TextClassifier):
                 },
                 handle,
             )
+        os.replace(partial, path)
 
     @classmethod
     def load(cls, path: Path) -> LinearClassifier:

@@ -76,6 +76,8 @@ class Runtime:
     def start(self) -> None:
         if not self.started:
             self.runner.start()
+            if isinstance(self.moderation.backend, LocalModeration):
+                self.moderation.backend.warm_up()
             self.started = True
 
     def stop(self) -> None:

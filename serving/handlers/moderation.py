@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from moderation import AuditLog, ImageError, Listing, ModerationResult, Moderator, decode_image, input_hash
 from serving.errors import ApiError
+from serving.handlers.coalescing import CoalescingWorker
 from serving.protocol.moderation import ListingIn
 
 __all__ = ["ModerationHandler", "LocalModeration", "RemoteModeration", "decode_base64_image"]
@@ -67,12 +68,13 @@ def listing_from_wire(record: dict[str, Any], param: str) -> Listing:
 
 
 class LocalModeration:
-    """In-process backend: the moderator runs in a worker thread, built on first use."""
+    """In-process backend: one coalescing worker thread runs the moderator (built on first use)."""
 
     def __init__(self, data_dir: Path, classifier_model: str | None = None, registry: str | None = None) -> None:
         self._args = (data_dir, classifier_model, registry)
         self._moderator: Moderator | None = None
         self._lock = threading.Lock()
+        self._worker = CoalescingWorker(lambda listings: self.moderator().moderate_batch(listings), name="moderation")
 
     def moderator(self) -> Moderator:
         with self._lock:
@@ -82,8 +84,12 @@ class LocalModeration:
                 self._moderator = build_moderator(*self._args)
             return self._moderator
 
+    def warm_up(self) -> None:
+        """Build the moderator now (in the background at start) so no request pays for loading or training."""
+        threading.Thread(target=self.moderator, name="moderation-warm-up", daemon=True).start()
+
     async def moderate(self, listings: list[Listing]) -> list[ModerationResult]:
-        return await anyio.to_thread.run_sync(lambda: self.moderator().moderate_batch(listings))
+        return await self._worker.submit(listings)
 
     async def register_image(self, brand: str, data: bytes, kind: str) -> tuple[str, int]:
         registry = self.moderator().images
@@ -108,6 +114,16 @@ class ModerationHandler:
     def __init__(self, backend: LocalModeration | RemoteModeration, audit: AuditLog) -> None:
         self.backend = backend
         self.audit = audit
+        # Audit rows of concurrent requests go to the database in one transaction, from one thread.
+        self._audit_writer = CoalescingWorker(lambda pairs: self._record(pairs), name="moderation-audit")
+
+    def _record(self, pairs: list[tuple[ModerationResult, str, str]]) -> list[str]:
+        by_key: dict[str, list[tuple[ModerationResult, str]]] = {}
+        for result, digest, api_key in pairs:
+            by_key.setdefault(api_key, []).append((result, digest))
+        for api_key, items in by_key.items():
+            self.audit.record_many(items, api_key)
+        return [result.decision_id for result, _, _ in pairs]
 
     async def moderate_records(self, records: list[dict[str, Any]], api_key: str, param: str = "listings"):
         """Results in input order; a bad record becomes an error entry and the rest are moderated."""
@@ -126,14 +142,12 @@ class ModerationHandler:
             valid.append((index, listing, input_hash(record)))
         if valid:
             results = await self.backend.moderate([listing for _, listing, _ in valid])
-            await anyio.to_thread.run_sync(
-                lambda: self.audit.record_many([(r, v[2]) for r, v in zip(results, valid, strict=True)], api_key)
-            )
+            await self._audit_writer.submit([(r, v[2], api_key) for r, v in zip(results, valid, strict=True)])
             for (index, _, _), result in zip(valid, results, strict=True):
                 slots[index] = result
         return slots
 
     async def moderate_one(self, listing: Listing, record: dict[str, Any], api_key: str) -> ModerationResult:
         [result] = await self.backend.moderate([listing])
-        await anyio.to_thread.run_sync(lambda: self.audit.record_many([(result, input_hash(record))], api_key))
+        await self._audit_writer.submit([(result, input_hash(record), api_key)])
         return result

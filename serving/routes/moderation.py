@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import orjson
 from fastapi import APIRouter, Depends, Path
+from fastapi.responses import Response
 
 from moderation import Listing, ModerationResult
 from serving.auth import Principal
@@ -42,10 +44,15 @@ def _out(result: ModerationResult) -> ModerationOut:
 @router.post("/listings", response_model=ListingsOut)
 async def moderate_listings(
     body: ListingsIn, principal: Principal = Depends(platform_key), runtime: Runtime = Depends(get_runtime)
-) -> ListingsOut:
-    """Up to 256 listings; each result (or per-record error) in input order, with a `decision_id`."""
+) -> Response:
+    """Up to 256 listings; each result (or per-record error) in input order, with a `decision_id`.
+
+    The hot path of the platform: results are plain dicts serialized once with orjson (the schema above
+    documents them; `ModerationResult.to_dict` builds exactly that shape).
+    """
     slots = await runtime.moderation.moderate_records(body.listings, principal.key_id)
-    return ListingsOut(results=[_out(s) if isinstance(s, ModerationResult) else s for s in slots])
+    results = [s.to_dict() if isinstance(s, ModerationResult) else s for s in slots]
+    return Response(orjson.dumps({"results": results}), media_type="application/json")
 
 
 @router.post("/text", response_model=ModerationOut)
