@@ -86,9 +86,10 @@ class EvidenceOut(BaseModel):
 
 
 class LabelOut(BaseModel):
-    code: str
+    code: str = Field(description="<top>.<sub>, e.g. ad_law.absolute")
     score: float
-    evidence: list[EvidenceOut]
+    evidence: list[EvidenceOut] = Field(description="Spans of the ORIGINAL field text: text[start:end]")
+    sources: list[str] = Field([], description="Signals behind the label: lexicon, rule, classifier, counterfeit, image")
 
 
 class ModerationOut(BaseModel):
