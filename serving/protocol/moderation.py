@@ -89,7 +89,7 @@ class LabelOut(BaseModel):
     code: str = Field(description="<top>.<sub>, e.g. ad_law.absolute")
     score: float
     evidence: list[EvidenceOut] = Field(description="Spans of the ORIGINAL field text: text[start:end]")
-    sources: list[str] = Field([], description="Signals behind the label: lexicon, rule, classifier, counterfeit, image")
+    sources: list[str] = Field([], description="Signals behind the label: lexicon, rule, classifier, image, ...")
 
 
 class ModerationOut(BaseModel):
