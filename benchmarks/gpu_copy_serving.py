@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 
 class IdTokenizer:
-    """Random-weight benchmark: token ids in, one character per token out (counts streamed tokens)."""
+    """Random-weight benchmark: token ids in, one character per token out (there is no text to read)."""
 
     pad_token_id = 0
     eos_token_id = None
@@ -106,15 +106,13 @@ def run_ours(model, jobs, slots: int, compile: bool) -> dict:
     def client(requests) -> None:
         for ids, out in requests:
             params = GenerationParams(max_new_tokens=out, temperature=0.7, top_p=0.9)
+            first: list[float] = []
             sent = time.perf_counter()
-            first = None
-            count = 0
-            for piece in scheduler.drain(scheduler.submit(ids, params, stream=True)):
-                first = first or time.perf_counter()
-                count += len(piece)
+            sink = scheduler.submit(ids, params, on_first_token=lambda first=first: first.append(time.perf_counter()))
+            [generation] = list(scheduler.drain(sink))
             with lock:
-                ttfts.append(first - sent)
-                tokens[0] += count
+                ttfts.append(first[0] - sent)
+                tokens[0] += generation.completion_tokens
 
     threads = [threading.Thread(target=client, args=(r,)) for r in jobs]
     started = time.perf_counter()

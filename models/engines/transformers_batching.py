@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from transformers.models.llama.modeling_llama import apply_rotary_pos_emb  # same rotary as Qwen2/Mistral
 
 from models.engines.base import Generation, GenerationParams
 from models.engines.structured import JSON_SCHEMA_KEY
@@ -59,8 +60,12 @@ class _Request:
     out: list[int] = field(default_factory=list)
     matcher: Any = None
     generator: torch.Generator | None = None
-    sent_chars: int = 0
-    first_token_at: float | None = None
+    on_first_token: Any = None
+    text: str = ""  # decoded so far (streams and stop strings), extended incrementally
+    prefix_offset: int = 0
+    read_offset: int = 0
+    hit_stop: bool = False
+    sent: int = 0  # characters of `text` already streamed
 
 
 class StaticBatchScheduler:
@@ -125,8 +130,6 @@ class StaticBatchScheduler:
 
     # -- model steps (pure tensor code: what torch.compile sees) ------------------------------------------
     def _layers(self, h: torch.Tensor, pos: torch.Tensor, attend: Any) -> torch.Tensor:
-        from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
-
         cos, sin = self.model.model.rotary_emb(h, pos)
         b, t = h.shape[:2]
         for index, layer in enumerate(self.model.model.layers):
@@ -169,14 +172,17 @@ class StaticBatchScheduler:
         return self.model.lm_head(h[:, 0]).float()
 
     # -- public API ---------------------------------------------------------------------------------------
-    def submit(self, prompt_ids: list[int], params: GenerationParams, stream: bool = False) -> queue.Queue:
-        """Queue one request; its queue receives text pieces (stream) or one `Generation`, then `_DONE`."""
+    def submit(
+        self, prompt_ids: list[int], params: GenerationParams, stream: bool = False, on_first_token: Any = None
+    ) -> queue.Queue:
+        """Queue one request; its queue receives text pieces (stream) or one `Generation`, then `_DONE`.
+        `on_first_token()` is called from the scheduler thread when its first token is sampled (TTFT)."""
         if len(prompt_ids) + params.max_new_tokens > self.max_len:
             raise ValueError(
                 f"prompt ({len(prompt_ids)} tokens) + max_new_tokens ({params.max_new_tokens}) exceeds the "
                 f"scheduler's max_len {self.max_len}; raise options.max_len"
             )
-        request = _Request(list(prompt_ids), params, queue.Queue(), stream)
+        request = _Request(list(prompt_ids), params, queue.Queue(), stream, on_first_token=on_first_token)
         schema = params.extra.get(JSON_SCHEMA_KEY)
         if schema is not None:
             request.matcher = self.grammars.matcher(schema)
@@ -314,35 +320,57 @@ class StaticBatchScheduler:
                 picked[i] = torch.multinomial(probs[i], 1, generator=request.generator)[0]
         return torch.where(temps == 0, greedy, picked).tolist()
 
+    def _detokenize(self, request: _Request) -> str:
+        """New text of the last token, decoding only a small window (O(1) per step, not O(length)): the
+        incremental scheme of vLLM/TGI; byte fragments (U+FFFD) wait for the token that completes them."""
+        tokens = [t for t in request.out if t not in self.eos]
+        window = self.tokenizer.decode(tokens[request.prefix_offset :], skip_special_tokens=True)
+        prefix = self.tokenizer.decode(tokens[request.prefix_offset : request.read_offset], skip_special_tokens=True)
+        if len(window) <= len(prefix) or window.endswith("\ufffd"):
+            return ""
+        request.prefix_offset, request.read_offset = request.read_offset, len(tokens)
+        return window[len(prefix) :]
+
+    @staticmethod
+    def _holdback(text: str, stops: Sequence[str]) -> int:
+        """Characters at the end of `text` that may be the start of a stop string (not streamed yet)."""
+        return max((k for s in stops for k in range(1, len(s)) if text.endswith(s[:k])), default=0)
+
     def _accept(self, requests: list[_Request], logits: torch.Tensor) -> None:
-        now = time.perf_counter()
         for request, token in zip(requests, self._sample(requests, logits), strict=True):
-            request.first_token_at = request.first_token_at or now
+            if not request.out and request.on_first_token is not None:
+                request.on_first_token()
             if request.matcher is not None and not request.matcher.is_terminated():
                 request.matcher.accept_token(token)
             request.out.append(token)
             finished = token in self.eos or (request.matcher is not None and request.matcher.is_terminated())
             length = len(request.out) >= request.params.max_new_tokens
-            text = None
             if request.stream or request.params.stop:
-                text = self.tokenizer.decode([t for t in request.out if t not in self.eos], skip_special_tokens=True)
-                hit = next((s for s in request.params.stop if s in text), None)
-                if hit:
-                    text, finished = text[: text.index(hit)], True
-                if request.stream and not text.endswith("\ufffd") and len(text) > request.sent_chars:
-                    request.sink.put(text[request.sent_chars :])
-                    request.sent_chars = len(text)
+                request.text += self._detokenize(request)
+                hits = [request.text.find(s) for s in request.params.stop if s in request.text]
+                if hits:
+                    request.text, finished, request.hit_stop = request.text[: min(hits)], True, True
+                if request.stream and not (finished or length):
+                    end = len(request.text) - self._holdback(request.text, request.params.stop)
+                    if end > request.sent:
+                        request.sink.put(request.text[request.sent : end])
+                        request.sent = end
             if finished or length:
-                self._finish(request, text, "stop" if finished else "length")
+                self._finish(request, "stop" if finished else "length")
 
-    def _finish(self, request: _Request, text: str | None, reason: str) -> None:
+    def _finish(self, request: _Request, reason: str) -> None:
         tokens = [t for t in request.out if t not in self.eos]
-        if text is None:
-            text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-        if request.stream:
-            if len(text) > request.sent_chars:
-                request.sink.put(text[request.sent_chars :])
+        if request.stream or request.params.stop:
+            if not request.hit_stop:  # what the decode window held back (a trailing byte fragment)
+                full = self.tokenizer.decode(tokens, skip_special_tokens=True)
+                if full.startswith(request.text):
+                    request.text = full
+            text = request.text
+            if request.stream and len(text) > request.sent:
+                request.sink.put(text[request.sent :])
         else:
+            text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+        if not request.stream:
             request.sink.put(Generation(text, len(request.ids), len(tokens), reason))
         request.sink.put(_DONE)
         self._active[request.slot] = None

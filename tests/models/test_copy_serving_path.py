@@ -86,3 +86,17 @@ def test_request_longer_than_the_cache_is_refused(engines):
     _, served = engines
     with pytest.raises(ValueError, match="max_len"):
         served.generate(["好" * 50], GenerationParams(max_new_tokens=4090))
+
+
+def test_stop_strings_end_generation_like_generate(engines):
+    plain, served = engines
+    params = GenerationParams(max_new_tokens=24, temperature=0.0)
+    for prompt in PROMPTS[:4]:
+        [full] = plain.generate([prompt], params)
+        if len(full.text) < 4:
+            continue
+        stop = full.text[len(full.text) // 2 : len(full.text) // 2 + 2]
+        [cut] = served.generate([prompt], GenerationParams(max_new_tokens=24, temperature=0.0, stop=[stop]))
+        assert cut.text == full.text[: full.text.index(stop)] and cut.finish_reason == "stop"
+        streamed = "".join(served.stream(prompt, GenerationParams(max_new_tokens=24, temperature=0.0, stop=[stop])))
+        assert streamed == cut.text
