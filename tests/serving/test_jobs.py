@@ -24,6 +24,11 @@ STORE_URLS = ["sqlite"] + (
 def store(request, tmp_path):
     url = f"sqlite:///{tmp_path / 'jobs.db'}" if request.param == "sqlite" else request.param
     job_store = JobStore(url)
+    if request.param != "sqlite":  # a shared server: start from an empty table
+        from sqlalchemy import text
+
+        with job_store.engine.begin() as connection:
+            connection.execute(text("DELETE FROM jobs"))
     yield job_store
     job_store.close()
 
