@@ -80,6 +80,7 @@ class StaticBatchScheduler:
         grammars: `SchemaGrammars` for requests with `extra["json_schema"]`.
         max_prefill_tokens: Prompt tokens prefilled in one forward (bounds the decode stall of an admission).
         max_prefill_batch: Prompts prefilled in one forward (batch buckets 1, 2, 4, ... up to it).
+        compile_backend: `torch.compile` backend (`inductor`; `eager` checks tracing and shapes cheaply).
     """
 
     def __init__(
@@ -92,6 +93,7 @@ class StaticBatchScheduler:
         grammars: Any = None,
         max_prefill_tokens: int = 8192,
         max_prefill_batch: int = 8,
+        compile_backend: str = "inductor",
     ) -> None:
         self.model, self.tokenizer, self.grammars = model, tokenizer, grammars
         self.slots, self.max_len = slots, max_len
@@ -115,8 +117,14 @@ class StaticBatchScheduler:
         )
         self._prefill_fn, self._decode_fn = self._prefill, self._decode
         if compile:
-            self._prefill_fn = torch.compile(self._prefill, dynamic=False)
-            self._decode_fn = torch.compile(self._decode, dynamic=False)
+            # One graph per shape: dynamo's default limit (8 per function) would silently fall back to eager
+            # past the eighth prefill shape, so the limit is raised to the number of shapes warm-up compiles.
+            import torch._dynamo as dynamo
+
+            shapes = len(self.batch_buckets) * len(self.length_buckets) + len(self.length_buckets)
+            dynamo.config.recompile_limit = max(dynamo.config.recompile_limit, shapes + 4)
+            self._prefill_fn = torch.compile(self._prefill, dynamic=False, backend=compile_backend)
+            self._decode_fn = torch.compile(self._decode, dynamic=False, backend=compile_backend)
         #: (step, batch, length) of every forward run; `warmup()` runs them all, so traffic adds none.
         self.shapes: set[tuple[str, int, int]] = set()
         self._active: list[_Request | None] = [None] * slots
@@ -219,9 +227,11 @@ class StaticBatchScheduler:
                     self.shapes.add(("prefill", batch, length))
                     self._prefill_fn(ids, slots, torch.zeros(batch, dtype=torch.long, device=self.device))
             for ctx in self.length_buckets:
-                zeros = torch.zeros(self.slots, dtype=torch.long, device=self.device)
+                # distinct tensors: dynamo guards on aliasing, and traffic never passes the same one twice
+                ids = torch.zeros(self.slots, dtype=torch.long, device=self.device)
+                pos = torch.zeros(self.slots, dtype=torch.long, device=self.device)
                 self.shapes.add(("decode", self.slots, ctx))
-                self._decode_fn(zeros, zeros, ctx)
+                self._decode_fn(ids, pos, ctx)
 
     def close(self) -> None:
         self._stop.set()

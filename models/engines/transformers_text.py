@@ -25,8 +25,8 @@ class TransformersTextEngine(TextEngine):
     `GenerationParams.extra["json_schema"]` constrains the output to a JSON schema (xgrammar).
 
     With `options.scheduler: static` (Llama/Qwen2 family) requests go through `StaticBatchScheduler` instead:
-    continuous batching over a static KV cache with bucketed shapes (`slots`, `max_len`, `compile`) - the
-    serving path for many concurrent callers.
+    continuous batching over a static KV cache with bucketed shapes (`slots`, `max_len`, `compile`,
+    `compile_backend`, `warmup`) - the serving path for many concurrent callers.
     """
 
     engine_name = "transformers"
@@ -52,6 +52,7 @@ class TransformersTextEngine(TextEngine):
                 slots=int(spec.options.get("slots", self.max_batch_size)),
                 max_len=int(spec.options.get("max_len", 2048)),
                 compile=bool(spec.options.get("compile", False)),
+                compile_backend=str(spec.options.get("compile_backend", "inductor")),
                 grammars=self.grammars,
             )
             if spec.options.get("warmup", bool(spec.options.get("compile", False))):

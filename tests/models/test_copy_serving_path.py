@@ -100,3 +100,23 @@ def test_stop_strings_end_generation_like_generate(engines):
         assert cut.text == full.text[: full.text.index(stop)] and cut.finish_reason == "stop"
         streamed = "".join(served.stream(prompt, GenerationParams(max_new_tokens=24, temperature=0.0, stop=[stop])))
         assert streamed == cut.text
+
+
+def test_compiled_steps_trace_every_shape_at_warmup_and_never_again(tiny_models):
+    """torch.compile (backend `eager`: real dynamo tracing and guards, no codegen) sees each bucketed shape
+    once at warm-up; traffic of mixed lengths adds no graph and gives the same tokens as `generate()`."""
+    from torch._dynamo.utils import counters
+
+    spec = tiny_models["text"]
+    options = {"scheduler": "static", "slots": 3, "max_len": 256, "compile": True, "compile_backend": "eager"}
+    plain = load_engine(spec)
+    compiled = load_engine(spec.model_copy(update={"options": options}))
+    try:
+        graphs = counters["stats"]["unique_graphs"]
+        params = GenerationParams(max_new_tokens=30, temperature=0.0)
+        got = compiled.generate(PROMPTS[:5], params)
+        assert counters["stats"]["unique_graphs"] == graphs
+        assert [g.text for g in got] == [e.text for e in plain.generate(PROMPTS[:5], params)]
+    finally:
+        compiled.close()
+        plain.close()
