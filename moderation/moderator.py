@@ -7,6 +7,7 @@ comes from. Every result names its engine and the versions of everything that de
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +25,15 @@ from moderation.types import TOP_LABELS, Evidence, Hit, Label, Listing, Moderati
 __all__ = ["Moderator"]
 
 log = logging.getLogger(__name__)
+
+
+_HAN = re.compile(r"[\u3400-\u9fff]")
+
+
+def _mostly_chinese(text: str, threshold: float = 0.3) -> bool:
+    """Share of Han characters among letters; digits and symbols do not count either way."""
+    letters = sum(ch.isalpha() for ch in text)
+    return letters == 0 or len(_HAN.findall(text)) / letters >= threshold
 
 
 def _noisy_or(scores: Sequence[float]) -> float:
@@ -87,13 +97,15 @@ class Moderator:
     def moderate_batch(self, listings: Sequence[Listing]) -> list[ModerationResult]:
         # 1. normalize every field once
         folded = [(normalize(item.title), normalize(item.body)) for item in listings]
-        # 2. the classifier reads the whole batch in one call
+        # 2. the classifier reads the whole batch in one call; it learnt Chinese listings, so text that is
+        #    mostly not Chinese is judged by the rules alone (a model outside its domain only adds noise)
         probs = None
         if self.classifier is not None and listings:
             probs = self.classifier.predict([classifier_text(t, b) for t, b in folded])
+        in_domain = [_mostly_chinese(t.text + b.text) for t, b in folded]
         # 3. per listing: rules, counterfeit signals, combination, decision
         return [
-            self._decide(item, title, body, probs[i] if probs is not None else None)
+            self._decide(item, title, body, probs[i] if probs is not None and in_domain[i] else None)
             for i, (item, (title, body)) in enumerate(zip(listings, folded, strict=True))
         ]
 
@@ -178,7 +190,7 @@ class Moderator:
             decision=decision,
             risk=min(1.0, risk),
             labels=labels,
-            engine=self.engine,
+            engine=self.engine if probs is not None else "rules",  # out-of-domain text: rules alone
             versions=self.versions,
             reasons=reasons,
         )

@@ -70,6 +70,17 @@ class Ingress:
         """Used by tests through a deployment handle."""
         return self.runtime.started
 
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        """`user_config: {moderation_policy: {...}}` swaps the in-ingress moderation policy without a restart
+        (with `moderation_deployment: true`, configure the Moderation deployment's `user_config` instead)."""
+        policy = (user_config or {}).get("moderation_policy")
+        if policy:
+            self.runtime.moderation.set_policy(policy)
+
+    def moderation_versions(self) -> dict[str, str]:
+        """What decides moderation in this replica now (lexicon, brands, policy, classifier versions)."""
+        return self.runtime.moderation.versions()
+
     async def hosted_models(self) -> dict[str, dict[str, str]]:
         """Ask every bound `ModelHost` what it serves (proves the handles are wired)."""
         return {name: await handle.info.remote() for name, handle in self.runtime.model_hosts.items()}

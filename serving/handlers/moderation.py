@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 from pydantic import ValidationError
 
-from moderation import AuditLog, ImageError, Listing, ModerationResult, Moderator, decode_image, input_hash
+from moderation import AuditLog, ImageError, Listing, ModerationResult, Moderator, Policy, decode_image, input_hash
 from serving.errors import ApiError
 from serving.handlers.coalescing import CoalescingWorker
 from serving.protocol.moderation import ListingIn
@@ -116,6 +116,17 @@ class ModerationHandler:
         self.audit = audit
         # Audit rows of concurrent requests go to the database in one transaction, from one thread.
         self._audit_writer = CoalescingWorker(lambda pairs: self._record(pairs), name="moderation-audit")
+
+    def set_policy(self, policy: dict[str, Any]) -> None:
+        """Hot reload (Ray Serve `reconfigure`); only the in-process backend holds a policy here."""
+        if not isinstance(self.backend, LocalModeration):
+            raise ValueError("moderation runs in its own deployment: set its user_config instead")
+        self.backend.moderator().set_policy(Policy.model_validate(policy))
+
+    def versions(self) -> dict[str, str]:
+        if isinstance(self.backend, LocalModeration):
+            return self.backend.moderator().versions
+        return {}
 
     def _record(self, pairs: list[tuple[ModerationResult, str, str]]) -> list[str]:
         by_key: dict[str, list[tuple[ModerationResult, str]]] = {}

@@ -79,3 +79,16 @@ def test_cli_train_and_eval(tmp_path):
     assert result.exit_code == 0 and "macro-F1" in result.output and "confusion" in result.output
     missing = runner.invoke(app, ["moderate", "--input", str(tmp_path / "nope.jsonl")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_english_text_is_judged_by_rules_alone(classifier):
+    """The classifier learnt Chinese listings; on English it would only add noise (and says so)."""
+    moderator = Moderator(classifier=classifier)
+    clean = moderator.moderate(
+        Listing(title="Lightweight sunscreen", body="No white cast, SPF 50, great under makeup.")
+    )
+    assert clean.decision == "pass" and clean.engine == "rules"
+    spam = moderator.moderate(Listing(title="Cheap bags", body="add me on wechat: bagshop888"))
+    assert spam.decision == "block" and spam.labels[0].code == "diversion.contact"
+    chinese = moderator.moderate(Listing(title="好用的面霜", body="保湿不油腻"))
+    assert chinese.engine == "rules+linear-tfidf"

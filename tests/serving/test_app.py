@@ -48,8 +48,9 @@ def test_model_host_generates_and_checks_the_task(tiny_registry_file):
 
 
 @pytest.mark.slow
-def test_batched_deployments_on_a_real_ray_cluster(tiny_registry_file, tmp_path):
-    """`@serve.batch` needs a real replica (local testing mode has no replica context)."""
+def test_batched_deployments_on_a_real_ray_cluster(tiny_registry_file, tmp_path, app_args):
+    """`@serve.batch` needs a real replica (local testing mode has no replica context), and local testing
+    mode never awaits `reconfigure`: user_config is checked here too."""
     import ray
 
     from moderation import Listing
@@ -58,7 +59,11 @@ def test_batched_deployments_on_a_real_ray_cluster(tiny_registry_file, tmp_path)
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
     try:
         bert = serve.run(
-            ModelHost.options(name="bert-host").bind("tiny-bert", str(tiny_registry_file)), name="t-bert", route_prefix=None
+            ModelHost.options(name="bert-host", ray_actor_options={"num_cpus": 0}).bind(
+                "tiny-bert", str(tiny_registry_file)
+            ),
+            name="t-bert",
+            route_prefix=None,
         )
         texts = ["加微信领优惠", "好用的面霜", "第一名"] * 8
         results = [r.result(timeout_s=60) for r in [bert.classify.remote(t) for t in texts]]
@@ -66,7 +71,9 @@ def test_batched_deployments_on_a_real_ray_cluster(tiny_registry_file, tmp_path)
         assert results[0] == pytest.approx(results[3], abs=1e-5)  # same text, same scores in any batch
 
         moderation = serve.run(
-            ModerationService.options(user_config={"policy": {"block_labels": []}}).bind(str(tmp_path)),
+            ModerationService.options(
+                user_config={"policy": {"block_labels": []}}, ray_actor_options={"num_cpus": 0}
+            ).bind(str(tmp_path)),
             name="t-moderation",
             route_prefix=None,
         )
@@ -75,6 +82,13 @@ def test_batched_deployments_on_a_real_ray_cluster(tiny_registry_file, tmp_path)
         decisions = [answer[0].decision for answer in answers]
         assert decisions == ["pass" if i % 2 == 0 else "review" for i in range(16)]  # user_config policy applied
         assert moderation.info.remote().result()["engine"] == "rules+linear-tfidf"
+
+        policy = {"version": "strict-2", "block_labels": []}
+        ingress_options = {"name": "Ingress", "user_config": {"moderation_policy": policy}}
+        ingress_options["ray_actor_options"] = {"num_cpus": 0}  # the test cluster has two CPUs, both taken
+        args = {**app_args, "deployments": [ingress_options]}
+        ingress = serve.run(build_app(args), name="t-policy", route_prefix=None)
+        assert ingress.moderation_versions.remote().result(timeout_s=120)["policy"] == "strict-2"
     finally:
         serve.shutdown()
         ray.shutdown()
