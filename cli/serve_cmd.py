@@ -88,6 +88,11 @@ def serve(
     from serving.app import build_app
 
     application = build_app(app_args)  # option errors surface before Ray starts
+    if settings.fast_ingress:
+        # HAProxy (C) in front of the replicas instead of the Python proxy actor, and direct gRPC between
+        # replicas: on two cores this is what lets moderation hold p99 <= 50 ms at 100 req/s x 32 listings.
+        os.environ.setdefault("RAY_SERVE_ENABLE_HA_PROXY", "1")
+        os.environ.setdefault("RAY_SERVE_THROUGHPUT_OPTIMIZED", "1")
     ray.init(include_dashboard=False, logging_level="WARNING", configure_logging=True, log_to_driver=True)
     try:
         ray_serve.start(

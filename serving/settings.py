@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     webhook_backoff_s: float = Field(1.0, gt=0, description="First retry delay; doubles each attempt.")
     webhook_secret: str | None = Field(None, description="Signs webhook bodies (X-NoteStudio-Signature, HMAC-SHA256).")
     studio: bool = Field(True, description="Mount the Gradio studio at /studio.")
+    fast_ingress: bool = Field(
+        True,
+        description="Ray Serve's HAProxy ingress and throughput-optimized data plane (RAY_SERVE_ENABLE_HA_PROXY, "
+        "RAY_SERVE_THROUGHPUT_OPTIMIZED) for clusters started by `notestudio serve`.",
+    )
     moderation_deployment: bool = Field(
         False,
         description="Run moderation in its own Ray Serve deployment (batched across requests, scaled on its own); "
