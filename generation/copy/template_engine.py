@@ -54,10 +54,8 @@ def short_name(request: NoteRequest, limit: int = 10) -> str:
     if 2 <= _width(head) <= limit:
         return head
     if request.language == "zh":
-        import jieba
-
         kept = ""
-        for word in jieba.lcut(name):
+        for word in _jieba().lcut(name):
             if _width(kept + word) > limit:
                 break
             kept += word
@@ -66,9 +64,20 @@ def short_name(request: NoteRequest, limit: int = 10) -> str:
     return name[:limit].rstrip()
 
 
+@functools.lru_cache(maxsize=1)
+def _jieba():
+    """jieba with the project's e-commerce vocabulary (data/jieba_userdict.txt): 玻尿酸 stays one word, so a
+    hashtag never reads 尿酸."""
+    import jieba
+
+    jieba.load_userdict(str(Path(__file__).with_name("data") / "jieba_userdict.txt"))
+    return jieba
+
+
 def extract_keywords(text: str, language: str, top_k: int = 8) -> list[str]:
     """Topic words of the product facts (jieba TF-IDF for Chinese; content words for English)."""
     if language == "zh":
+        _jieba()
         import jieba.analyse
 
         words = jieba.analyse.extract_tags(text, topK=top_k * 2, allowPOS=("n", "nz", "vn", "nr", "ns", "eng", "an"))

@@ -101,3 +101,11 @@ def test_english_notes(engine):
 def test_short_name_fits_titles():
     request = NoteRequest(product="山茶集 超长名字的轻薄水感防晒霜SPF50 清爽版 大容量家庭装", brand="山茶集")
     assert 2 <= len(short_name(request)) <= 10
+
+
+def test_domain_vocabulary_keeps_ingredients_whole():
+    """玻尿酸 (hyaluronic acid) must not become the hashtag 尿酸 (uric acid)."""
+    from generation.copy.template_engine import extract_keywords
+
+    words = extract_keywords("玻尿酸补水精华液，含烟酰胺，敏感肌可用", "zh")
+    assert "玻尿酸" in words and "尿酸" not in words
