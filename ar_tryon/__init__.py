@@ -23,7 +23,7 @@ from ar_tryon.landmarks import (
 )
 from ar_tryon.makeup import Look, LookItem, apply_look
 from ar_tryon.pipeline import MakeupResult, PhotoMakeup, VideoMakeup
-from ar_tryon.service import TryOnService, shared_service
+from ar_tryon.service import TryOnService
 from ar_tryon.shades import Finish, Product, Shade, ShadeCatalog, default_catalog
 from ar_tryon.smoothing import OneEuroFilter, OneEuroOptions
 
@@ -63,5 +63,4 @@ __all__ = [
     "default_catalog",
     "encode_image",
     "garment_rgba",
-    "shared_service",
 ]

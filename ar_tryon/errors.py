@@ -1,24 +1,19 @@
 """Errors of the try-on library: each names the argument at fault so HTTP and CLI can point at it.
 
-They subclass `ValueError` because every one of them is a problem with the caller's input (no face in the
-photo, an unknown shade, an unreadable file), which the CLI turns into one line + exit 2 and the HTTP layer
-into a 4xx with `param` set.
+They subclass `InputError` (a `ValueError`) because every one of them is a problem with the caller's input
+(no face in the photo, an unknown shade, an unreadable file), which the CLI turns into one line + exit 2 and
+the HTTP layer into a 4xx with `param` set.
 """
 
 from __future__ import annotations
 
+from common.errors import InputError
+
 __all__ = ["TryOnError", "ImageError", "ImageTooLargeError", "NoFaceError", "NoBodyError", "UnknownShadeError"]
 
 
-class TryOnError(ValueError):
+class TryOnError(InputError):
     """Base class. `status` is the HTTP status a service should answer with; `param` the offending argument."""
-
-    status: int = 422
-
-    def __init__(self, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.param = param
 
 
 class ImageError(TryOnError):
@@ -29,6 +24,7 @@ class ImageTooLargeError(TryOnError):
     """The image has more pixels than the configured limit (a decompression bomb must not be decoded)."""
 
     status = 413
+    type = "payload_too_large"
 
 
 class NoFaceError(TryOnError):

@@ -1,8 +1,9 @@
-"""`TryOnService`: the library's front door for servers and the CLI — bytes in, results out, models shared.
+"""`TryOnService`: the try-on capability for servers and the CLI — bytes in, rendered images out.
 
 mediapipe graphs are not thread-safe and take ~20-60 ms to build, so the service keeps a small pool of
-each kind per process (built lazily, reused across requests) and one `VideoMakeup` per stream session in a
-bounded LRU/TTL store. Every method is safe to call from many threads.
+each kind (built lazily, reused across requests) and one `VideoMakeup` per stream session in a bounded
+LRU/TTL store. Every method is safe to call from many threads. Every result names the engine and the
+bundled models that produced it.
 """
 
 from __future__ import annotations
@@ -13,17 +14,29 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Generic, TypeVar
 
-from ar_tryon.errors import TryOnError
+from ar_tryon.errors import ImageError, TryOnError
 from ar_tryon.garment.cutout import garment_rgba
 from ar_tryon.garment.fit import GarmentCategory
 from ar_tryon.garment.renderer import GarmentResult, GarmentTryOn
-from ar_tryon.images import MAX_PIXELS, DecodedImage, decode_image
+from ar_tryon.images import MAX_PIXELS, DecodedImage, decode_image, encode_image
+from ar_tryon.landmarks.face import FaceLandmarker
 from ar_tryon.makeup.look import Look, LookItem
 from ar_tryon.pipeline import MakeupResult, PhotoMakeup, VideoMakeup
+from ar_tryon.schema import (
+    FaceOut,
+    FrameRequest,
+    GarmentOut,
+    GarmentRequest,
+    MakeupOut,
+    MakeupRequest,
+    ShadeListOut,
+    ShadeOut,
+    TryOnImage,
+)
 from ar_tryon.sessions import SessionStore
 from ar_tryon.shades import ShadeCatalog, default_catalog
 
-__all__ = ["TryOnService", "shared_service"]
+__all__ = ["TryOnService"]
 
 T = TypeVar("T")
 
@@ -60,12 +73,19 @@ class _Pool(Generic[T]):
             self._free.get_nowait().close()  # type: ignore[attr-defined]
 
 
+def _mediapipe_version() -> str:
+    import mediapipe
+
+    return mediapipe.__version__
+
+
 class _FrameSession:
     """One stream's tracker; frames of one session are processed one at a time, in order."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.video = VideoMakeup()
+        self.frames = 0
         self.closed = False
 
     def close(self) -> None:
@@ -73,6 +93,9 @@ class _FrameSession:
             if not self.closed:
                 self.closed = True
                 self.video.close()
+
+    # Ray Serve multiplexing unloads an evicted session by dropping it; release its graphs then too.
+    __del__ = close
 
 
 class TryOnService:
@@ -85,6 +108,8 @@ class TryOnService:
         max_sessions: streams tracked at once (LRU beyond it).
         session_ttl_s: a stream idle this long is forgotten.
     """
+
+    engine = "mediapipe"
 
     def __init__(
         self,
@@ -99,8 +124,18 @@ class TryOnService:
         self._makeup = _Pool(PhotoMakeup, pool_size)
         self._garment = _Pool(GarmentTryOn, pool_size)
         self.sessions: SessionStore[_FrameSession] = SessionStore(_FrameSession, max_sessions, session_ttl_s)
+        version = _mediapipe_version()
+        #: The models that run, as mediapipe names its bundled files (honest engine reporting).
+        self.face_models = [f"{m} (mediapipe {version})" for m in FaceLandmarker.MODELS]
+        self.body_models = [f"{m} (mediapipe {version})" for m in GarmentTryOn.MODELS]
+
+    # -- building blocks (the CLI uses these directly) --------------------------------------------------
+    def shades(self) -> ShadeListOut:
+        return ShadeListOut(source=self.catalog.source, shades=[ShadeOut.from_shade(s) for s in self.catalog])
 
     def decode(self, data: bytes, param: str = "image") -> DecodedImage:
+        if not data:
+            raise ImageError(f"{param}: the uploaded file is empty", param)
         return decode_image(data, param, self.max_pixels)
 
     def look(self, skus: list[str], intensity: float, param: str = "shade") -> Look:
@@ -123,18 +158,7 @@ class TryOnService:
         with self._makeup.take() as pipeline:
             return pipeline.process(image.rgb, look, all_faces=all_faces)
 
-    def makeup_frame(
-        self, session_id: str, image: DecodedImage, look: Look, timestamp_s: float | None = None
-    ) -> MakeupResult:
-        """One webcam frame of a session: faces tracked and smoothed across the session's frames."""
-        for _ in range(2):  # a session evicted while we waited for it is recreated once
-            session = self.sessions.get(session_id)
-            with session.lock:
-                if not session.closed:
-                    return session.video.process(image.rgb, look, timestamp_s)
-        raise TryOnError("session_id: the session was evicted twice in a row; retry", "session_id")
-
-    def garment(self, image: DecodedImage, garment: DecodedImage, category: str) -> GarmentResult:
+    def garment_photo(self, image: DecodedImage, garment: DecodedImage, category: str) -> GarmentResult:
         try:
             cat = GarmentCategory(category)
         except ValueError:
@@ -143,20 +167,85 @@ class TryOnService:
         with self._garment.take() as tryon:
             return tryon.process(image.rgb, rgba, cat)
 
+    # -- requests ---------------------------------------------------------------------------------------
+    def makeup(self, image: bytes, request: MakeupRequest) -> TryOnImage:
+        """Apply shades to the largest face (or all faces) of a photo."""
+        look = self.look(request.shade, request.intensity)
+        decoded = self.decode(image, "image")
+        result = self.makeup_photo(decoded, look, all_faces=request.faces == "all")
+        return self._makeup_image(decoded, result, look, request.intensity, request.output, "png")
+
+    def frame(self, session_key: str, frame: bytes, request: FrameRequest) -> TryOnImage:
+        """One webcam frame: faces tracked and smoothed across the frames of `session_key` in this process.
+
+        A frame without a face comes back as it was. Several replicas keep one session's state in one place
+        by routing every frame of a session to the same replica (see `serving/deployments/tryon.py`).
+        """
+        look = self.look(request.shade, request.intensity)
+        decoded = self.decode(frame, "frame")
+        ts = None if request.timestamp_ms is None else request.timestamp_ms / 1000.0
+        for _ in range(2):  # a session evicted while we waited for it is recreated once
+            session = self.sessions.get(session_key)
+            with session.lock:
+                if not session.closed:
+                    return self.session_frame(session, decoded, look, request, ts)
+        raise TryOnError("session_id: the session was evicted twice in a row; retry", "session_id")
+
+    def session_frame(
+        self, session: _FrameSession, decoded: DecodedImage, look: Look, request: FrameRequest, ts: float | None
+    ) -> TryOnImage:
+        """Render one frame with `session`'s tracker (the caller holds `session.lock`)."""
+        result = session.video.process(decoded.rgb, look, ts)
+        session.frames += 1
+        # Frames are lossy webcam images already: JSON carries a JPEG (several times faster to encode than PNG).
+        out = self._makeup_image(decoded, result, look, request.intensity, request.output, "jpeg")
+        out.details.session_id = request.session_id
+        out.details.frame_index = session.frames
+        return out
+
+    def new_session(self) -> _FrameSession:
+        return _FrameSession()
+
+    def garment(self, image: bytes, garment: bytes, request: GarmentRequest) -> TryOnImage:
+        """Place a garment on the person in a photo, from pose landmarks."""
+        decoded = self.decode(image, "image")
+        piece = self.decode(garment, "garment")
+        result = self.garment_photo(decoded, piece, request.category)
+        fmt = "jpeg" if request.output == "jpeg" else "png"
+        data = encode_image(decoded.with_rgb(result.image), fmt)
+        h, w = result.image.shape[:2]
+        details = GarmentOut(
+            engine=self.engine,
+            models=self.body_models,
+            media_type=f"image/{fmt}",
+            image_base64="",
+            width=w,
+            height=h,
+            category=request.category,
+            pose=result.pose.to_list(),
+        )
+        return TryOnImage.of(data, f"image/{fmt}", details)
+
+    def _makeup_image(
+        self, decoded: DecodedImage, result: MakeupResult, look: Look, intensity: float, output: str, json_fmt: str
+    ) -> TryOnImage:
+        fmt = output if output in ("png", "jpeg") else json_fmt
+        data = encode_image(decoded.with_rgb(result.image), fmt)
+        h, w = result.image.shape[:2]
+        details = MakeupOut(
+            engine=self.engine,
+            models=self.face_models,
+            media_type=f"image/{fmt}",
+            image_base64="",
+            width=w,
+            height=h,
+            shades=[ShadeOut.from_shade(i.shade) for i in look.items],
+            intensity=intensity,
+            faces=[FaceOut(box=[round(v, 1) for v in f.box], landmarks=f.to_list()) for f in result.faces],
+        )
+        return TryOnImage.of(data, f"image/{fmt}", details)
+
     def close(self) -> None:
         self.sessions.close()
         self._makeup.close()
         self._garment.close()
-
-
-_shared: TryOnService | None = None
-_shared_lock = threading.Lock()
-
-
-def shared_service() -> TryOnService:
-    """The process-wide service, built on first use (models load lazily inside it)."""
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = TryOnService()
-        return _shared

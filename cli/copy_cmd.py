@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ from cli.errors import UsageError, exit_on_errors
 __all__ = ["copy", "read_products"]
 
 console = Console(stderr=True)
-DEFAULT_CLASSIFIER = Path("var/models/moderation-linear.pkl")
+_CHUNK = 32  # products per service call: the progress bar moves, LLM engines still batch
 
 
 def read_products(path: Path) -> list[dict[str, Any]]:
@@ -54,54 +55,56 @@ def copy(
     ] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="JSONL drafts (default: stdout).")] = None,
     model: Annotated[
-        str | None, typer.Option("--model", "-m", help="Registry text model; default: the template engine.")
+        str | None,
+        typer.Option("--model", "-m", help="Registry text model (default: NOTESTUDIO_COPY_MODEL, else templates)."),
     ] = None,
     models: Annotated[Path | None, typer.Option("--models", help="Model registry YAML (default: embedded).")] = None,
-    moderation_model: Annotated[
-        Path, typer.Option("--moderation-model", help="Linear moderation classifier (trained on first use).")
-    ] = DEFAULT_CLASSIFIER,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Where the moderation classifier lives (default: var).")
+    ] = None,
 ) -> None:
     """Write notes for every product: one JSON line per product with its drafts (or its error), in order.
 
     Every draft has been through the compliance pass; `compliance.status` says clean, rewritten or flagged.
     """
-    from generation.copy.compliance import CompliancePass, shared_moderator
-    from generation.copy.pipeline import CopyPipeline
-    from generation.copy.request import CopyInputError, NoteRequest
+    from cli.settings import cli_services
 
     records = read_products(product)
-    engine = None
-    if model:
-        from models import ModelRegistry, load_engine
-
-        engine = load_engine(ModelRegistry.from_yaml(models).get(model))
-    pipeline = CopyPipeline(engine, CompliancePass(shared_moderator(moderation_model)))
+    services = cli_services(copy_model=model, models=models, data_dir=data_dir)
+    service = services.copy
     sink = output.open("w", encoding="utf-8") if output else sys.stdout
     flagged = failed = 0
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     try:
         with Progress(*columns, console=console, transient=output is None) as progress:
-            task = progress.add_task(f"notes ({pipeline.engine_name})", total=len(records))
-            for index, record in enumerate(records):
-                line: dict[str, Any] = {"index": index}
-                try:
-                    if n is not None and isinstance(record, dict):
-                        record = {**record, "n": n}
-                    drafts = pipeline(NoteRequest.from_dict(record))
-                    line["drafts"] = [d.to_dict() for d in drafts]
-                    flagged += sum(d.compliance.status == "flagged" for d in drafts)
-                except CopyInputError as exc:
-                    failed += 1
-                    line["error"] = {"type": "invalid_request", "message": str(exc), "param": exc.param}
-                sink.write(json.dumps(line, ensure_ascii=False) + "\n")
+            task = progress.add_task(f"notes ({service.engine_name})", total=len(records))
+            for start in range(0, len(records), _CHUNK):
+                result = asyncio.run(service.batch(records[start : start + _CHUNK], n))
+                for item in result.results:
+                    line = item.model_dump(mode="json", exclude_none=True)
+                    line["index"] = start + item.index
+                    if item.error:  # the param names the field of this product, not of the chunk
+                        line["error"]["param"] = _local_param(item.error.get("param"))
+                    sink.write(json.dumps(line, ensure_ascii=False) + "\n")
                 sink.flush()
-                progress.advance(task)
+                failed += result.failed
+                flagged += result.flagged_drafts
+                progress.advance(task, len(result.results))
     finally:
         if output:
             sink.close()
+        services.close()
     console.print(
         f"{len(records)} products, {failed} invalid, {flagged} flagged drafts "
-        f"(engine {pipeline.engine_name}, model {pipeline.model_name})"
+        f"(engine {service.engine_name}, model {service.model_name})"
     )
     if failed == len(records):
         raise typer.Exit(2)
+
+
+def _local_param(param: str | None) -> str | None:
+    """`products.7.selling_points.0` -> `selling_points.0`: the CLI reports fields of the line itself."""
+    if not param or not param.startswith("products."):
+        return param
+    parts = param.split(".", 2)
+    return parts[2] if len(parts) == 3 else "product"

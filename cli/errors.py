@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import typer
 from pydantic import ValidationError
 
+from common.errors import ServiceError
 from models.errors import ModelError
 
 __all__ = ["UsageError", "exit_on_errors"]
@@ -35,7 +36,7 @@ def exit_on_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (UsageError, ModelError, ValidationError, ValueError) as exc:
+        except (UsageError, ModelError, ServiceError, ValidationError, ValueError) as exc:
             typer.secho(f"error: {_one_line(exc)}", err=True, fg=typer.colors.RED)
             raise typer.Exit(2) from None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -16,18 +17,18 @@ from cli.errors import UsageError, exit_on_errors
 app = typer.Typer(help="Train and evaluate the moderation classifier.", no_args_is_help=True)
 console = Console(stderr=True)
 
-DEFAULT_MODEL = Path("var/models/moderation-linear.pkl")
-ModelOption = Annotated[Path, typer.Option("--model", help="Linear classifier file (trained on first use).")]
+ModelOption = Annotated[
+    Path | None,
+    typer.Option("--model", help="Linear classifier file (default: <data dir>/models/moderation-linear.pkl)."),
+]
+DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default: var).")]
 
 
-def _listing(record: object, line: int):
-    from serving.errors import ApiError
-    from serving.handlers.moderation import listing_from_wire
+def _classifier_path(model: Path | None, data_dir: Path | None) -> Path:
+    from serving.settings import Settings
 
-    try:
-        return listing_from_wire(_read_local_images(record), f"line {line}")
-    except ApiError as exc:
-        raise UsageError(f"{exc.param}: {exc.message}") from None
+    overrides = {"data_dir": data_dir, "classifier_file": model}
+    return Settings(**{k: v for k, v in overrides.items() if v is not None}).classifier_path
 
 
 def _read_local_images(record: object) -> object:
@@ -49,50 +50,59 @@ def _read_local_images(record: object) -> object:
 def moderate(
     input: Annotated[Path, typer.Option("--input", "-i", help="JSONL of listings (title, body, price, ...).")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="JSONL results (default: stdout).")] = None,
-    model: ModelOption = DEFAULT_MODEL,
+    model: ModelOption = None,
+    data_dir: DataDirOption = None,
     batch_size: Annotated[int, typer.Option(min=1, max=4096)] = 256,
 ) -> None:
-    """Moderate every line of INPUT; one result per line, in order. A bad line gets an `error` result."""
-    from moderation import Moderator
+    """Moderate every line of INPUT; one result per line, in order. A bad line gets an `error` result.
+
+    Decisions are recorded in the audit log of the data directory's database, as over HTTP.
+    """
+    from cli.settings import cli_services
 
     if not input.is_file():
         raise UsageError(f"input file {input} does not exist")
-    moderator = Moderator.from_files(classifier_path=model)
+    services = cli_services(data_dir=data_dir, classifier_file=model)
+    service = services.moderation
     lines = input.read_text(encoding="utf-8").splitlines()
     sink = output.open("w", encoding="utf-8") if output else sys.stdout
     try:
         with Progress(console=console, transient=True, disable=output is None) as progress:
             task = progress.add_task("moderating", total=len(lines))
             for start in range(0, len(lines), batch_size):
-                chunk = lines[start : start + batch_size]
-                slots, listings = [], []
-                for offset, line in enumerate(chunk, start + 1):
+                records: list[object] = []
+                for line in lines[start : start + batch_size]:
                     try:
-                        listing = _listing(json.loads(line), offset)
-                    except (json.JSONDecodeError, UsageError) as exc:
-                        slots.append(
-                            {
-                                "id": None,
-                                "error": {"type": "invalid_request", "message": str(exc), "param": f"line {offset}"},
-                            }
-                        )
-                        continue
-                    slots.append(None)
-                    listings.append(listing)
-                results = iter(moderator.moderate_batch(listings))
-                for slot in slots:
-                    record = slot if slot is not None else next(results).to_dict()
+                        records.append(_read_local_images(json.loads(line)))
+                    except json.JSONDecodeError as exc:
+                        records.append(_NotJson(exc.msg))
+                slots = asyncio.run(service.moderate_records(records, "cli", param="line"))
+                for offset, slot in enumerate(slots, start + 1):
+                    record = slot.to_dict() if hasattr(slot, "to_dict") else slot
+                    if "error" in record:  # lines are numbered from 1, like an editor shows them
+                        error, where = record["error"], f"line.{offset - start - 1}"
+                        source = records[offset - start - 1]
+                        if isinstance(source, _NotJson):
+                            error["message"] = f"{where}: not JSON: {source}"
+                        for key in ("param", "message"):
+                            error[key] = (error[key] or where).replace(where, f"line {offset}", 1)
                     sink.write(json.dumps(record, ensure_ascii=False) + "\n")
-                progress.advance(task, len(chunk))
+                progress.advance(task, len(records))
     finally:
         if output:
             sink.close()
+        services.close()
+
+
+class _NotJson(str):
+    """A line that is not JSON, kept in its place so results stay aligned with input lines."""
 
 
 @app.command("train")
 @exit_on_errors
 def train(
-    output: ModelOption = DEFAULT_MODEL,
+    output: ModelOption = None,
+    data_dir: DataDirOption = None,
     engine: Annotated[
         str, typer.Option(help="linear (CPU, default) or transformer (fine-tune a checkpoint).")
     ] = "linear",
@@ -102,6 +112,7 @@ def train(
     """Train on the train split of moderation/data/listings.jsonl."""
     from moderation.training import fine_tune_transformer, train_linear
 
+    output = _classifier_path(output, data_dir)
     if engine == "linear":
         classifier = train_linear()
         classifier.save(output)
@@ -121,13 +132,15 @@ def train(
 
 @app.command("eval")
 @exit_on_errors
-def evaluate(model: ModelOption = DEFAULT_MODEL, split: Annotated[str, typer.Option()] = "test") -> None:
+def evaluate(
+    model: ModelOption = None, data_dir: DataDirOption = None, split: Annotated[str, typer.Option()] = "test"
+) -> None:
     """Per-label precision / recall / F1, clean-block rate and a confusion table on the held-out split."""
     from moderation import Moderator
     from moderation.dataset import load_dataset
     from moderation.training import evaluate as run_eval
 
-    moderator = Moderator.from_files(classifier_path=model)
+    moderator = Moderator.from_files(classifier_path=_classifier_path(model, data_dir))
     rows = load_dataset(split=split)
     if not rows:
         raise UsageError(f"the dataset has no {split!r} split")

@@ -47,15 +47,16 @@ def makeup(
     landmarks: Landmarks = None,
 ) -> None:
     """Apply shades (see `notestudio tryon shades`) to the face in a photo."""
-    from ar_tryon.service import TryOnService
+    from cli.settings import cli_services
 
-    service = TryOnService(pool_size=1)
+    services = cli_services()
+    service = services.tryon
     try:
         look = service.look(shade, intensity, "--shade")
         decoded = service.decode(_read(image, "--image"), "--image")
         result = service.makeup_photo(decoded, look, all_faces=all_faces)
     finally:
-        service.close()
+        services.close()
     _write(out, result.side_by_side() if before_after else decoded.with_rgb(result.image))
     if landmarks:
         landmarks.write_text(json.dumps([{"box": f.box, "landmarks": f.to_list()} for f in result.faces]))
@@ -73,15 +74,16 @@ def garment(
     landmarks: Landmarks = None,
 ) -> None:
     """Place a garment on the person in a photo, from pose landmarks."""
-    from ar_tryon.service import TryOnService
+    from cli.settings import cli_services
 
-    service = TryOnService(pool_size=1)
+    services = cli_services()
+    service = services.tryon
     try:
         decoded = service.decode(_read(image, "--image"), "--image")
         piece = service.decode(_read(garment, "--garment"), "--garment")
-        result = service.garment(decoded, piece, category)
+        result = service.garment_photo(decoded, piece, category)
     finally:
-        service.close()
+        services.close()
     _write(out, result.side_by_side() if before_after else decoded.with_rgb(result.image))
     if landmarks:
         landmarks.write_text(json.dumps({"pose": result.pose.to_list()}))
@@ -97,9 +99,10 @@ def shades(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List the shade catalog (illustrative house shades unless you configure your own)."""
-    from ar_tryon.shades import Product, default_catalog
+    from ar_tryon.shades import Product
+    from cli.settings import cli_services
 
-    catalog = default_catalog()
+    catalog = cli_services().tryon.catalog
     items = list(catalog)
     if product:
         try:

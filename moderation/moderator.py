@@ -61,17 +61,16 @@ class Moderator:
         cls, classifier_path: Path | None = None, images_dir: Path | None = None, train_if_missing: bool = True
     ) -> Moderator:
         """The default stack: shipped lexicon, brands and policy; the linear classifier from `classifier_path`,
-        trained from the shipped dataset when the file does not exist yet (a few seconds, once)."""
+        trained from the shipped dataset when the file does not exist yet (a few seconds, once, under a file
+        lock: replicas starting together train it once and the others load it)."""
         classifier = None
         if classifier_path is not None:
             if classifier_path.exists():
                 classifier = LinearClassifier.load(classifier_path)
             elif train_if_missing:
-                from moderation.training import train_linear
+                from moderation.training import ensure_linear_classifier
 
-                log.warning("no moderation classifier at %s: training one from the shipped dataset", classifier_path)
-                classifier = train_linear()
-                classifier.save(classifier_path)
+                classifier, _ = ensure_linear_classifier(classifier_path)
         images = ImageRegistry(images_dir) if images_dir is not None else None
         return cls(classifier=classifier, images=images)
 

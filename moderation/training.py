@@ -9,7 +9,9 @@ cares about: per-label precision / recall / F1 and how many clean listings would
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +23,9 @@ from moderation.dataset import DEFAULT_DATASET, LabelledListing, load_dataset
 from moderation.normalize import normalize
 from moderation.types import TOP_LABELS, Listing
 
-__all__ = ["train_linear", "fine_tune_transformer", "evaluate", "EvalReport"]
+__all__ = ["train_linear", "ensure_linear_classifier", "fine_tune_transformer", "evaluate", "EvalReport"]
+
+log = logging.getLogger(__name__)
 
 
 def _texts_and_targets(rows: Sequence[LabelledListing]) -> tuple[list[str], np.ndarray]:
@@ -33,6 +37,29 @@ def _texts_and_targets(rows: Sequence[LabelledListing]) -> tuple[list[str], np.n
 def train_linear(dataset: Path = DEFAULT_DATASET, c: float = 8.0, seed: int = 0) -> LinearClassifier:
     """Fit the linear classifier on the train split (cached per process: training is deterministic)."""
     return _train_linear_cached(dataset.resolve(), dataset.stat().st_mtime_ns, c, seed)
+
+
+def ensure_linear_classifier(path: Path, dataset: Path = DEFAULT_DATASET) -> tuple[LinearClassifier, bool]:
+    """Load the classifier at `path`, training it first if it is missing — once, whoever asks.
+
+    Replicas (processes, maybe on several hosts sharing the data directory) that start together take an
+    exclusive lock on `<path>.lock`; the first trains and writes the file atomically, the others wait and
+    then load what it wrote. Returns the classifier and whether this call trained it.
+    """
+    if path.exists():
+        return LinearClassifier.load(path), False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if path.exists():  # another replica trained it while we waited
+                return LinearClassifier.load(path), False
+            log.warning("no moderation classifier at %s: training one from the shipped dataset (once)", path)
+            classifier = train_linear(dataset)
+            classifier.save(path)
+            return classifier, True
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @functools.lru_cache(maxsize=4)

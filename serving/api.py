@@ -1,16 +1,17 @@
 """`create_api(runtime)`: the FastAPI ingress — routers, error envelope, limits, metrics.
 
-Thin on purpose: routers translate wire models to library calls; all state is on the `Runtime`.
+Thin on purpose: routers translate wire models to service calls; services come from `build_services`
+through the `Runtime`, and the routers of every capability are listed in `serving/capabilities.py`.
 """
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from serving.capabilities import route_modules
 from serving.errors import install_error_handlers
 from serving.limits import BodySizeLimit
 from serving.metrics import MetricsMiddleware
-from serving.routes import copy, jobs, models, moderation, system, tryon
 from serving.runtime import Runtime
 
 __all__ = ["create_api"]
@@ -27,8 +28,8 @@ def create_api(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="Note Studio", description=API_DESCRIPTION, version="0.1.0")
     app.state.runtime = runtime
     install_error_handlers(app)
-    for router in (system.router, models.router, jobs.router, moderation.router, tryon.router, copy.router):
-        app.include_router(router)
+    for module in route_modules():
+        app.include_router(module.router)
     # Outermost first: metrics see every response, including 413s from the size limit.
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=runtime.metrics)

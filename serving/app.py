@@ -3,7 +3,9 @@
 `args` are `Settings` fields (the `args:` block of a Serve YAML, or what `notestudio serve` passes) plus
 an optional `deployments` list with per-deployment options (`num_replicas`, `ray_actor_options`,
 `autoscaling_config`, `max_ongoing_requests`, `user_config`), so one config format drives a laptop and a
-cluster. Capability deployments (moderation, copy, images, try-on) bind into the ingress as they land.
+cluster. Deployments: `Ingress` (FastAPI + studio; runs the services of `build_services`), `TryOnSessions`
+(webcam sessions, multiplexed by session so any ingress replica reaches the same tracker), `Moderation`
+(with `moderation_deployment`), and one `ModelHost.<name>` per hosted registry model.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from ray.serve import Application
 
 from models.registry import ModelRegistry, resolve_weights
 from serving.deployments.model_host import ModelHost, deployment_name
-from serving.deployments.moderation import ModerationService
+from serving.deployments.moderation import ModerationDeployment
+from serving.deployments.tryon import TryOnSessions
 from serving.settings import Settings
 
 __all__ = ["build_app", "Ingress", "DEPLOYMENT_OPTION_KEYS"]
@@ -42,15 +45,24 @@ DEPLOYMENT_OPTION_KEYS = frozenset(
 @serve.deployment(name="Ingress", max_ongoing_requests=200, graceful_shutdown_timeout_s=20)
 @serve.ingress()
 class Ingress:
-    """FastAPI ingress (and the Gradio studio at /studio); owns this replica's `Runtime`."""
+    """FastAPI ingress (and the Gradio studio at /studio); owns this replica's `Runtime`, whose services
+    come from `build_services` with the handles of the other deployments."""
 
     def __init__(
-        self, settings: dict[str, Any], model_hosts: dict[str, Any] | None = None, moderation: Any = None
+        self,
+        settings: dict[str, Any],
+        model_hosts: dict[str, Any] | None = None,
+        moderation: Any = None,
+        sessions: Any = None,
     ) -> None:
         from serving.runtime import Runtime
+        from serving.services import build_services
 
         self.settings = Settings(**settings)
-        self.runtime = Runtime(self.settings, model_hosts=model_hosts, moderation_handle=moderation)
+        services = build_services(
+            self.settings, model_hosts=model_hosts, moderation_handle=moderation, frames_handle=sessions
+        )
+        self.runtime = Runtime(self.settings, services)
         self.runtime.start()
 
     def __serve_build_asgi_app__(self):
@@ -75,11 +87,11 @@ class Ingress:
         (with `moderation_deployment: true`, configure the Moderation deployment's `user_config` instead)."""
         policy = (user_config or {}).get("moderation_policy")
         if policy:
-            self.runtime.moderation.set_policy(policy)
+            self.runtime.services.moderation.set_policy(policy)
 
     def moderation_versions(self) -> dict[str, str]:
         """What decides moderation in this replica now (lexicon, brands, policy, classifier versions)."""
-        return self.runtime.moderation.versions()
+        return self.runtime.services.moderation.versions()
 
     async def hosted_models(self) -> dict[str, dict[str, str]]:
         """Ask every bound `ModelHost` what it serves (proves the handles are wired)."""
@@ -128,16 +140,20 @@ def build_app(args: dict[str, Any] | None = None) -> Application:
     for name in settings.hosted_models:
         resolve_weights(registry.get(name))
         deployment = ModelHost.options(name=deployment_name(name), **overrides.pop(deployment_name(name), {}))
-        hosts[name] = deployment.bind(name, str(settings.models) if settings.models else None)
+        hosts[name] = deployment.bind(name, settings.to_args())
     if settings.moderation_classifier:
         resolve_weights(registry.get(settings.moderation_classifier))
     moderation = None
     if settings.moderation_deployment:
-        moderation = ModerationService.options(**overrides.pop("Moderation", {})).bind(
-            str(settings.data_dir), settings.moderation_classifier, str(settings.models) if settings.models else None
-        )
+        moderation = ModerationDeployment.options(**overrides.pop("Moderation", {})).bind(settings.to_args())
+    sessions = TryOnSessions.options(**overrides.pop("TryOnSessions", {})).bind(settings.to_args())
     ingress_options = overrides.pop("Ingress", {})
     if overrides:
-        known = ["Ingress", *(["Moderation"] if moderation else []), *map(deployment_name, settings.hosted_models)]
+        known = [
+            "Ingress",
+            "TryOnSessions",
+            *(["Moderation"] if moderation else []),
+            *map(deployment_name, settings.hosted_models),
+        ]
         raise ValueError(f"unknown deployments in config: {sorted(overrides)}; known: {known}")
-    return Ingress.options(**ingress_options).bind(settings.to_args(), hosts, moderation)
+    return Ingress.options(**ingress_options).bind(settings.to_args(), hosts, moderation, sessions)

@@ -10,12 +10,13 @@ import hashlib
 import threading
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from fastapi import Request
 
 from serving.errors import ApiError
 
-__all__ = ["Principal", "KeyRing", "RateLimiter", "key_id"]
+__all__ = ["Principal", "KeyRing", "RateLimiter", "LocalRateLimiter", "TokenBuckets", "rate_limited", "key_id"]
 
 
 def key_id(key: str) -> str:
@@ -60,28 +61,56 @@ class KeyRing:
         return Principal(digest[:12], scopes)
 
 
-class RateLimiter:
-    """Token bucket per key: `per_minute` sustained, bursts up to the same amount."""
+class TokenBuckets:
+    """Per-key token buckets: `per_minute` sustained, bursts up to the same amount. Not thread-safe."""
 
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
         self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, key: str, now: float | None = None) -> int:
+        """Take one token for `key`; returns 0 when allowed, else the seconds to wait before retrying."""
+        if self.per_minute <= 0:
+            return 0
+        rate = self.per_minute / 60.0
+        now = time.monotonic() if now is None else now
+        tokens, last = self._buckets.get(key, (float(self.per_minute), now))
+        tokens = min(float(self.per_minute), tokens + (now - last) * rate)
+        if tokens < 1.0:
+            self._buckets[key] = (tokens, now)
+            return max(1, int((1.0 - tokens) / rate + 0.999))
+        self._buckets[key] = (tokens - 1.0, now)
+        return 0
+
+
+def rate_limited(per_minute: int, retry_after: int) -> ApiError:
+    return ApiError(
+        429,
+        f"rate limit of {per_minute}/min exceeded; retry in {retry_after}s",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+class RateLimiter(Protocol):
+    """Admits or refuses one request of a key (429 `ApiError` with `Retry-After` when over the limit)."""
+
+    per_minute: int
+
+    async def check(self, principal: Principal) -> None: ...
+
+
+class LocalRateLimiter:
+    """The limit kept in this process (one server process; replicas share `SharedRateLimiter` instead)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._buckets = TokenBuckets(per_minute)
         self._lock = threading.Lock()
 
-    def check(self, principal: Principal) -> None:
+    async def check(self, principal: Principal) -> None:
         if self.per_minute <= 0:
             return
-        rate = self.per_minute / 60.0
-        now = time.monotonic()
         with self._lock:
-            tokens, last = self._buckets.get(principal.key_id, (float(self.per_minute), now))
-            tokens = min(float(self.per_minute), tokens + (now - last) * rate)
-            if tokens < 1.0:
-                retry = max(1, int((1.0 - tokens) / rate + 0.999))
-                self._buckets[principal.key_id] = (tokens, now)
-                raise ApiError(
-                    429,
-                    f"rate limit of {self.per_minute}/min exceeded; retry in {retry}s",
-                    headers={"Retry-After": str(retry)},
-                )
-            self._buckets[principal.key_id] = (tokens - 1.0, now)
+            retry = self._buckets.take(principal.key_id)
+        if retry:
+            raise rate_limited(self.per_minute, retry)

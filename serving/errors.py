@@ -11,27 +11,17 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from common.errors import STATUS_TYPES, ServiceError, from_validation_error, param_of
 from models.errors import ModelError, UnknownModelError
 
 __all__ = ["ApiError", "error_body", "install_error_handlers"]
 
 log = logging.getLogger(__name__)
 
-_TYPES = {
-    400: "invalid_request",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "invalid_request",
-    429: "rate_limited",
-    503: "unavailable",
-}
+_TYPES = STATUS_TYPES
 
 
 class ApiError(Exception):
@@ -57,11 +47,6 @@ def error_body(status: int, message: str, param: str | None = None, type: str | 
     return {"error": {"type": type or _TYPES.get(status, "error"), "message": message, "param": param}}
 
 
-def _param_from_loc(loc: tuple) -> str | None:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or None
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """Route every exception FastAPI can raise through the envelope."""
 
@@ -72,11 +57,20 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request", "type": ""}
-        param = _param_from_loc(tuple(first.get("loc", ())))
+        param = param_of(tuple(first.get("loc", ())))
         if first.get("type") == "json_invalid":
             return JSONResponse(error_body(400, f"request body is not valid JSON: {first['msg']}", "body"), 400)
         message = f"{param}: {first['msg']}" if param else str(first["msg"])
         return JSONResponse(error_body(422, message, param), 422)
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse(error_body(exc.status, exc.message, exc.param, exc.type), exc.status)
+
+    @app.exception_handler(ValidationError)
+    async def _domain_validation(_: Request, exc: ValidationError) -> JSONResponse:
+        error = from_validation_error(exc)
+        return JSONResponse(error_body(422, error.message, error.param), 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(5, ge=1, le=20, description="Deliveries tried per webhook.")
     webhook_backoff_s: float = Field(1.0, gt=0, description="First retry delay; doubles each attempt.")
     webhook_secret: str | None = Field(None, description="Signs webhook bodies (X-NoteStudio-Signature, HMAC-SHA256).")
+    webhook_concurrency: int = Field(
+        4, ge=1, le=64, description="Webhook deliveries in flight at once per replica (waiting retries hold none)."
+    )
     studio: bool = Field(True, description="Mount the Gradio studio at /studio.")
     fast_ingress: bool = Field(
         True,
@@ -80,6 +83,11 @@ class Settings(BaseSettings):
         False,
         description="Run moderation in its own Ray Serve deployment (batched across requests, scaled on its own); "
         "off runs it inside each ingress replica, one hop less (faster on a single machine).",
+    )
+    classifier_file: Path | None = Field(
+        None,
+        description="The linear moderation classifier (default <data_dir>/models/moderation-linear.pkl; trained "
+        "there once, under a file lock, when missing).",
     )
     moderation_classifier: str | None = Field(
         None, description="Registry model (task classification) to use instead of the linear classifier."
@@ -109,6 +117,11 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'notestudio.db'}"
+
+    @property
+    def classifier_path(self) -> Path:
+        """Where the linear moderation classifier lives (trained there once when missing)."""
+        return self.classifier_file or self.data_dir / "models" / "moderation-linear.pkl"
 
     @property
     def artifacts_dir(self) -> Path:

@@ -47,6 +47,9 @@ def _warp(rgba: np.ndarray, matrix: np.ndarray, size: tuple[int, int], keep: np.
 class GarmentTryOn:
     """A garment on the person in a photo. Owns its pose and segmentation graphs; not thread-safe."""
 
+    #: The bundled mediapipe models this runs (file names in the mediapipe wheel).
+    MODELS = ("pose_detection", "pose_landmark_full", "selfie_segmentation")
+
     def __init__(self, pose: PoseLandmarker | None = None, segmenter: SelfieSegmenter | None = None) -> None:
         self.pose = pose or PoseLandmarker(PoseLandmarkerOptions(model_complexity=1))
         self.segmenter = segmenter or SelfieSegmenter()

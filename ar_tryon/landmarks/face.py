@@ -80,6 +80,9 @@ class FaceLandmarker:
     Not thread-safe: one instance per thread or per stream. Use as a context manager or call `close()`.
     """
 
+    #: The bundled mediapipe models this runs (file names in the mediapipe wheel).
+    MODELS = ("face_detection_full_range_sparse", "face_landmark_with_attention")
+
     def __init__(self, options: FaceLandmarkerOptions | None = None) -> None:
         self.options = options or FaceLandmarkerOptions()
         self._detector = mp.solutions.face_detection.FaceDetection(

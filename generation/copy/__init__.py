@@ -1,6 +1,6 @@
-"""Note copy: `NoteRequest` -> `NoteDraft` via the template engine or an LLM `TextEngine`, then the
-compliance pass. Names are imported lazily so that `generation.copy.schema` stays importable without the
-moderation stack (the vLLM test venv has only what vLLM needs)."""
+"""Note copy: `CopyService` turns a `NoteRequest` into `NoteDraft`s via the template engine or an LLM
+`TextEngine`, then the compliance pass. Names are imported lazily so that `generation.copy.schema` stays
+importable without the moderation stack (the vLLM test venv has only what vLLM needs)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from typing import Any
 __all__ = [
     "CompliancePass",
     "Compliance",
-    "CopyInputError",
-    "CopyPipeline",
+    "CopyService",
     "LLMCopyEngine",
     "NoteContent",
     "NoteDraft",
@@ -24,8 +23,7 @@ __all__ = [
 _WHERE = {
     "CompliancePass": "compliance",
     "Compliance": "schema",
-    "CopyInputError": "request",
-    "CopyPipeline": "pipeline",
+    "CopyService": "service",
     "LLMCopyEngine": "llm",
     "NoteContent": "schema",
     "NoteDraft": "schema",

@@ -8,9 +8,7 @@ remains; nothing that moderation would not let through is reported as clean.
 
 from __future__ import annotations
 
-import functools
 import re
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,25 +19,13 @@ from generation.copy.request import NoteRequest
 from generation.copy.schema import Compliance, NoteContent
 from moderation import Listing, ModerationResult, Moderator, fold
 
-__all__ = ["CompliancePass", "RewriteTable", "shared_moderator", "REWRITE_CODES"]
+__all__ = ["CompliancePass", "RewriteTable", "REWRITE_CODES"]
 
 COMPLIANCE_PATH = Path(__file__).with_name("data") / "compliance.yaml"
 #: Label families the pass rewrites; anything else (diversion, counterfeit, ...) can only be flagged.
 REWRITE_CODES = ("ad_law", "medical_claim")
 _TAGS_SEPARATOR = "\n\n#"
 _MAX_ROUNDS = 3
-_lock = threading.Lock()
-
-
-@functools.lru_cache(maxsize=4)
-def _shared(classifier_path: str | None) -> Moderator:
-    return Moderator.from_files(classifier_path=Path(classifier_path) if classifier_path else None)
-
-
-def shared_moderator(classifier_path: Path | None = None) -> Moderator:
-    """One `Moderator` per process and classifier file (building one loads the lexicon and the classifier)."""
-    with _lock:
-        return _shared(str(classifier_path) if classifier_path else None)
 
 
 class RewriteTable:
@@ -88,8 +74,8 @@ class _Fields:
 class CompliancePass:
     """Moderate -> rewrite `ad_law`/`medical_claim` evidence -> moderate again (a few rounds) -> verdict."""
 
-    def __init__(self, moderator: Moderator | None = None, table: RewriteTable | None = None) -> None:
-        self.moderator = moderator or shared_moderator()
+    def __init__(self, moderator: Moderator, table: RewriteTable | None = None) -> None:
+        self.moderator = moderator
         self.table = table or RewriteTable()
 
     def _listing(self, fields: _Fields, request: NoteRequest) -> Listing:
@@ -146,4 +132,4 @@ class CompliancePass:
             status = "flagged"
             remaining = [label.to_dict() for label in result.labels]
         fixed = fields.content(content.selling_points_used) if rewrites else content
-        return fixed, Compliance(status, rewrites, remaining), result.to_dict()
+        return fixed, Compliance(status=status, rewrites=rewrites, remaining=remaining), result.to_dict()

@@ -8,8 +8,12 @@ filled from jieba keywords of the merchant's own facts.
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+import anyio
 
 from generation.copy.prompts import PromptBook
 from generation.copy.request import NoteRequest
@@ -27,16 +31,34 @@ from generation.copy.template_engine import extract_keywords, short_name
 from models.engines.base import GenerationParams, TextEngine
 from models.engines.structured import JSON_SCHEMA_KEY
 
-__all__ = ["LLMCopyEngine", "tidy"]
+__all__ = ["LLMCopyEngine", "Written", "tidy"]
 
 _TEMPERATURE = 0.8
 _TOP_P = 0.9
 
 
-def tidy(content: NoteContent, request: NoteRequest) -> NoteContent:
-    """Hold an LLM's note to the platform's rules without inventing anything."""
+@dataclass
+class Written:
+    """One variant as an LLM wrote it: the tidied content, the model's raw answer, and what had to be filled."""
+
+    content: NoteContent
+    raw: str
+    filled: list[str] = field(default_factory=list)
+
+
+def tidy(content: NoteContent, request: NoteRequest) -> tuple[NoteContent, list[str]]:
+    """Hold an LLM's note to the platform's rules without inventing anything.
+
+    Returns:
+        The tidied content and the fields that had to be completed from the merchant's own facts
+        (`titles` when fewer than 3 distinct titles came back, `hashtags` when fewer than 5): the draft
+        reports them in `filled`, so a completed field is never passed off as model output.
+    """
+    filled: list[str] = []
     titles = [t.strip()[:TITLE_MAX_CHARS] for t in content.titles if t.strip()]
     titles = list(dict.fromkeys(titles))[:3]
+    if len(titles) < 3:
+        filled.append("titles")
     name = short_name(request, limit=TITLE_MAX_CHARS)
     for extra in (name, f"{name} {request.style}"[:TITLE_MAX_CHARS], request.product[:TITLE_MAX_CHARS]):
         if len(titles) >= 3:
@@ -48,6 +70,7 @@ def tidy(content: NoteContent, request: NoteRequest) -> NoteContent:
     tags = [re.sub(r"[#\s]", "", t)[:HASHTAG_MAX_CHARS] for t in content.hashtags]
     tags = list(dict.fromkeys(t for t in tags if t))[:HASHTAGS_MAX]
     if len(tags) < HASHTAGS_MIN:
+        filled.append("hashtags")
         facts = " ".join([request.product, request.category, *request.selling_points])
         fill = [request.category, request.brand, *extract_keywords(facts, request.language)]
         fill += (
@@ -63,11 +86,15 @@ def tidy(content: NoteContent, request: NoteRequest) -> NoteContent:
                 break
     paragraphs = [p.strip() for p in content.paragraphs if p.strip()]
     used = [p for p in request.selling_points if p in content.selling_points_used or any(p in x for x in paragraphs)]
-    return NoteContent(titles, paragraphs, tags, used)
+    return NoteContent(titles, paragraphs, tags, used), filled
 
 
 class LLMCopyEngine:
-    """Prompts a `TextEngine` for schema-constrained notes; `engine_name`/`model_name` come from it."""
+    """Prompts a `TextEngine` for schema-constrained notes; `engine_name`/`model_name` come from it.
+
+    Every variant is its own generation with its own seed (the draft reports it), so any variant can be
+    reproduced alone; concurrent variants are batched by the engine.
+    """
 
     def __init__(self, engine: TextEngine, prompts: PromptBook | None = None) -> None:
         self.engine = engine
@@ -94,25 +121,29 @@ class LLMCopyEngine:
             extra={JSON_SCHEMA_KEY: note_json_schema(request.length)},
         )
 
-    def write_many(self, request: NoteRequest, seed: int, n: int) -> list[NoteContent]:
-        """`n` variants in one batched call (rows sample independently from one seed).
+    def finish(self, raw: str, request: NoteRequest) -> Written:
+        """Parse and tidy one raw answer.
 
         Raises:
             NoteParseError: a backend without constrained decoding answered something that is not a note.
         """
-        prompt = self.prompt(request)
-        generations = self.engine.generate([prompt] * n, self.params(request, seed))
-        return [tidy(parse_note_json(g.text), request) for g in generations]
+        content, filled = tidy(parse_note_json(raw), request)
+        return Written(content, raw, filled)
 
-    def write_batch(self, requests: Sequence[tuple[NoteRequest, int]]) -> list[NoteContent]:
-        """One variant each for many requests of the same length, batched into one engine call."""
-        if not requests:
-            return []
-        first, seed = requests[0]
-        prompts = [self.prompt(request) for request, _ in requests]
-        generations = self.engine.generate(prompts, self.params(first, seed))
-        return [tidy(parse_note_json(g.text), r) for g, (r, _) in zip(generations, requests, strict=True)]
+    def _generate_one(self, request: NoteRequest, seed: int) -> str:
+        [generation] = self.engine.generate([self.prompt(request)], self.params(request, seed))
+        return generation.text
 
-    def stream(self, request: NoteRequest, seed: int) -> Iterator[str]:
+    async def write_many(self, jobs: Sequence[tuple[NoteRequest, int]]) -> list[Written]:
+        """One variant per `(request, seed)`, generated concurrently (the engine batches them)."""
+        raws = await asyncio.gather(
+            *(anyio.to_thread.run_sync(self._generate_one, request, seed) for request, seed in jobs)
+        )
+        return [self.finish(raw, request) for raw, (request, _) in zip(raws, jobs, strict=True)]
+
+    async def stream(self, request: NoteRequest, seed: int) -> AsyncIterator[str]:
         """Raw JSON text pieces of one variant as the engine decodes them."""
-        yield from self.engine.stream(self.prompt(request), self.params(request, seed))
+        pieces = self.engine.stream(self.prompt(request), self.params(request, seed))
+        done = object()
+        while (piece := await anyio.to_thread.run_sync(next, pieces, done)) is not done:
+            yield piece

@@ -9,8 +9,10 @@ is a list of short paragraphs that we join with blank lines ourselves.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
 
 __all__ = [
     "NoteDraft",
@@ -61,44 +63,36 @@ class NoteContent:
         return "\n\n".join(p.strip() for p in self.paragraphs if p.strip())
 
 
-@dataclass
-class Compliance:
+class Compliance(BaseModel):
     """What the compliance pass did: `clean` (nothing to fix), `rewritten` (fixed, re-checked clean) or
     `flagged` (still not clean after rewriting; must not be posted as is)."""
 
-    status: str
-    rewrites: list[dict[str, str]] = field(default_factory=list)
-    remaining: list[dict[str, Any]] = field(default_factory=list)
+    status: Literal["clean", "rewritten", "flagged"]
+    rewrites: list[dict[str, str]] = Field(default_factory=list, description="field, original, replacement, code")
+    remaining: list[dict[str, Any]] = Field(default_factory=list, description="Labels left after rewriting.")
 
 
-@dataclass
-class NoteDraft:
-    """One publishable note variant.
+class NoteDraft(BaseModel):
+    """One publishable note variant, exactly as the API returns it."""
 
-    Attributes:
-        titles: 3 title options, each <= 20 characters.
-        body: Short paragraphs separated by blank lines, with emoji.
-        hashtags: 5-8 tags without the leading `#`.
-        selling_points: The request's selling points this draft uses.
-        engine: `template`, `transformers`, `vllm` or `openai` - what wrote it.
-        model: Registry model name, or None for the template engine.
-        moderation: The moderation result of the final text (`ModerationResult.to_dict()`).
-        compliance: What the compliance pass changed and whether the draft is clean.
-        variant: Index of this variant within the request.
-        seed: Seed that reproduces this variant.
-    """
-
-    titles: list[str]
-    body: str
-    hashtags: list[str]
-    selling_points: list[str]
-    engine: str
-    model: str | None
+    titles: list[str] = Field(description="3 title options, each <= 20 characters.")
+    body: str = Field(description="Short paragraphs separated by blank lines, with emoji.")
+    hashtags: list[str] = Field(description="5-8 tags without the leading `#`.")
+    selling_points: list[str] = Field(description="The request's selling points this draft uses.")
+    engine: str = Field(description="What wrote it: template, transformers, vllm or openai.")
+    model: str | None = Field(description="Registry model name; null for the template engine.")
     style: str
     language: str
-    variant: int = 0
-    seed: int | None = None
-    moderation: dict[str, Any] | None = None
+    variant: int = Field(0, description="Index of this variant within the request.")
+    seed: int | None = Field(
+        None, description="Reproduces this variant alone: the same request with n=1 and this seed."
+    )
+    filled: list[str] = Field(
+        default_factory=list,
+        description="Fields the model did not supply in full and that were completed from the merchant's own facts "
+        "(`titles`, `hashtags`); empty for the template engine and for complete model answers.",
+    )
+    moderation: dict[str, Any] | None = Field(None, description="Moderation result of the final text.")
     compliance: Compliance | None = None
 
     @property
@@ -107,7 +101,7 @@ class NoteDraft:
         return f"{self.titles[0]}\n\n{self.body}\n\n{' '.join('#' + t for t in self.hashtags)}"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self.model_dump(mode="json")
 
 
 def note_json_schema(length: str = "medium") -> dict[str, Any]:

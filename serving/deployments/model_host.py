@@ -8,15 +8,25 @@ the model's task; calling a method of another family is a clear error, not a gue
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ray import serve
 
-from models.engines.base import ClassifierEngine, DiffusionEngine, GenerationParams, Seq2SeqEngine, TextEngine
-from models.loader import load_engine
-from models.registry import ModelRegistry
+from models.engines.base import (
+    ChatMessage,
+    ClassifierEngine,
+    DiffusionEngine,
+    Generation,
+    GenerationParams,
+    Seq2SeqEngine,
+    TextEngine,
+)
+from models.spec import ModelSpec
+from serving.services import build_services
+from serving.settings import Settings
 
-__all__ = ["ModelHost", "deployment_name"]
+__all__ = ["ModelHost", "HostedTextEngine", "deployment_name"]
 
 
 def deployment_name(model: str) -> str:
@@ -26,9 +36,10 @@ def deployment_name(model: str) -> str:
 
 @serve.deployment(max_ongoing_requests=32)
 class ModelHost:
-    def __init__(self, model: str, registry_path: str | None = None) -> None:
-        self.spec = ModelRegistry.from_yaml(registry_path).get(model)
-        self.engine = load_engine(self.spec)
+    def __init__(self, model: str, settings: dict[str, Any]) -> None:
+        services = build_services(Settings(**settings))
+        self.spec = services.registry.get(model)
+        self.engine = services.load_engine(model)
 
     def info(self) -> dict[str, str]:
         """What every response built on this host must report (`engine`, `model`)."""
@@ -66,3 +77,27 @@ class ModelHost:
             image.save(buffer, format="PNG")
             pngs.append(buffer.getvalue())
         return pngs
+
+
+class HostedTextEngine(TextEngine):
+    """A `TextEngine` over a `ModelHost` deployment handle (the model sits on its own GPU replica).
+
+    Calls block on the handle, so they must come from a worker thread (the copy service calls engines from
+    threads). `ModelHost` has no token stream: `stream` yields the whole completion as one piece. For LLMs
+    on GPUs prefer Ray Serve LLM (an OpenAI-compatible app, see `serving/configs/gpu.yaml`).
+    """
+
+    def __init__(self, spec: ModelSpec, handle: Any) -> None:
+        super().__init__(spec)
+        self._handle = handle
+        self.engine_name = handle.info.remote().result()["engine"]
+
+    def format_chat(self, messages: Sequence[ChatMessage]) -> str:
+        return self._handle.format_chat.remote(list(messages)).result()
+
+    def generate(self, prompts: Sequence[str], params: GenerationParams | None = None) -> list[Generation]:
+        fields = vars(params or GenerationParams())
+        return [Generation(**g) for g in self._handle.generate.remote(list(prompts), fields).result()]
+
+    def stream(self, prompt: str, params: GenerationParams | None = None) -> Iterator[str]:
+        yield self.generate([prompt], params)[0].text

@@ -1,40 +1,27 @@
-"""`ModerationService`: the moderator in its own Ray Serve deployment, batched across requests.
+"""The `Moderation` deployment: the moderator in its own Ray Serve deployment, batched across requests.
 
 Requests from many ingress replicas are merged by `@serve.batch` into one `moderate_batch` call (one
 classifier product per batch); the decision policy is hot-reloaded from `user_config` via `reconfigure`.
+The ingress reaches it through `RemoteModeration`, the backend interface `ModerationService` expects.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from ray import serve
 
-from moderation import Listing, ModerationResult, Moderator, Policy
+from moderation import Listing, ModerationResult, Policy
+from serving.services import build_services
+from serving.settings import Settings
 
-__all__ = ["ModerationService", "build_moderator"]
-
-
-def build_moderator(data_dir: Path, classifier_model: str | None = None, registry: str | None = None) -> Moderator:
-    """The moderator a service replica runs: shipped data, and either the linear classifier (trained once
-    into `data_dir`) or, when `classifier_model` names a registry model, a fine-tuned transformer."""
-    images_dir = data_dir / "brand-images"
-    if classifier_model:
-        from models import ModelRegistry, load_engine
-        from moderation import TransformerClassifier
-
-        engine = load_engine(ModelRegistry.from_yaml(registry).get(classifier_model))
-        moderator = Moderator.from_files(images_dir=images_dir)
-        moderator.classifier = TransformerClassifier(engine)
-        return moderator
-    return Moderator.from_files(classifier_path=data_dir / "models" / "moderation-linear.pkl", images_dir=images_dir)
+__all__ = ["ModerationDeployment", "RemoteModeration"]
 
 
 @serve.deployment(name="Moderation", max_ongoing_requests=256)
-class ModerationService:
-    def __init__(self, data_dir: str, classifier_model: str | None = None, registry: str | None = None) -> None:
-        self.moderator = build_moderator(Path(data_dir), classifier_model, registry)
+class ModerationDeployment:
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.moderator = build_services(Settings(**settings)).moderator
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """`user_config: {policy: {...}}` replaces the decision policy without a restart."""
@@ -62,3 +49,16 @@ class ModerationService:
             raise RuntimeError("this moderation service has no image registry")
         image_id = self.moderator.images.register(brand, data, kind)
         return image_id, len(self.moderator.images)
+
+
+class RemoteModeration:
+    """`ModerationBackend` over a `Moderation` deployment handle."""
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+
+    async def moderate(self, listings: list[Listing]) -> list[ModerationResult]:
+        return await self._handle.moderate.remote(listings)
+
+    async def register_image(self, brand: str, data: bytes, kind: str) -> tuple[str, int]:
+        return await self._handle.register_image.remote(brand, data, kind)

@@ -1,144 +1,35 @@
-"""Wire models of `/v1/moderation/*`. The listing contract is fixed: other tools depend on it."""
+"""Wire models of `/v1/moderation/*`: the moderation service's own models (see `moderation/schema.py`)."""
 
-from __future__ import annotations
-
-import re
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from moderation.schema import (
+    MAX_BATCH,
+    AppealIn,
+    BrandImageIn,
+    BrandImageOut,
+    DecisionOut,
+    EvidenceOut,
+    ImagesIn,
+    LabelOut,
+    ListingIn,
+    ListingsIn,
+    ListingsOut,
+    ModerationOut,
+    RecordError,
+    TextIn,
+)
 
 __all__ = [
-    "ListingIn",
-    "ListingsIn",
-    "TextIn",
-    "ImagesIn",
-    "EvidenceOut",
-    "LabelOut",
-    "ModerationOut",
-    "RecordError",
-    "ListingsOut",
+    "MAX_BATCH",
     "AppealIn",
-    "DecisionOut",
     "BrandImageIn",
     "BrandImageOut",
-    "MAX_BATCH",
+    "DecisionOut",
+    "EvidenceOut",
+    "ImagesIn",
+    "LabelOut",
+    "ListingIn",
+    "ListingsIn",
+    "ListingsOut",
+    "ModerationOut",
+    "RecordError",
+    "TextIn",
 ]
-
-MAX_BATCH = 256
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def _no_control_characters(value: str | None) -> str | None:
-    if value is not None and _CONTROL.search(value):
-        raise ValueError("contains control characters (binary data is not text)")
-    return value
-
-
-class ListingIn(BaseModel):
-    """One listing or note. Unknown fields are ignored; `id` is echoed back."""
-
-    model_config = ConfigDict(extra="ignore", str_max_length=20_000)
-
-    id: str | int | None = Field(None, description="Echoed back in the result.")
-    title: str = Field("", max_length=500)
-    body: str = Field("", max_length=20_000)
-    price: float | None = Field(None, ge=0, le=1e9, description="CNY")
-    brand: str | None = Field(None, max_length=200)
-    category: str | None = Field(None, max_length=200)
-    images: list[str] = Field(default_factory=list, max_length=9, description="base64 or data: URIs")
-
-    _text = field_validator("title", "body", "brand", "category")(_no_control_characters)
-
-    @field_validator("id")
-    @classmethod
-    def _id_length(cls, value: str | int | None) -> str | int | None:
-        if isinstance(value, str) and len(value) > 256:
-            raise ValueError("id is longer than 256 characters")
-        return value
-
-
-class ListingsIn(BaseModel):
-    """Records are validated one by one, so one bad record does not fail the batch."""
-
-    listings: list[Any] = Field(min_length=1, max_length=MAX_BATCH)
-
-
-class TextIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=20_000)
-    id: str | int | None = None
-    category: str | None = Field(None, max_length=200)
-
-    _text = field_validator("text", "category")(_no_control_characters)
-
-
-class ImagesIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    images: list[str] = Field(min_length=1, max_length=9, description="base64 or data: URIs")
-    id: str | int | None = None
-
-
-class EvidenceOut(BaseModel):
-    field: str
-    start: int
-    end: int
-    text: str
-
-
-class LabelOut(BaseModel):
-    code: str = Field(description="<top>.<sub>, e.g. ad_law.absolute")
-    score: float
-    evidence: list[EvidenceOut] = Field(description="Spans of the ORIGINAL field text: text[start:end]")
-    sources: list[str] = Field([], description="Signals behind the label: lexicon, rule, classifier, image, ...")
-
-
-class ModerationOut(BaseModel):
-    id: str | int | None
-    decision: str = Field(description="pass | review | block")
-    risk: float
-    labels: list[LabelOut]
-    decision_id: str | None = Field(None, description="GET /v1/moderation/decisions/{decision_id}")
-    reasons: list[str] = []
-    engine: str
-    versions: dict[str, str]
-
-
-class RecordError(BaseModel):
-    id: str | int | None = None
-    error: dict[str, str | None]
-
-
-class ListingsOut(BaseModel):
-    results: list[ModerationOut | RecordError]
-
-
-class AppealIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=2000)
-
-
-class DecisionOut(BaseModel):
-    decision_id: str
-    id: str | None
-    input_hash: str
-    decision: str
-    risk: float
-    labels: list[dict[str, Any]]
-    engine: str
-    versions: dict[str, str]
-    created_at: str | None
-    review_state: str
-    appeal_reason: str | None = None
-    appealed_at: str | None = None
-
-
-class BrandImageIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    image: str = Field(min_length=1, description="base64 or data: URI of an official image or logo")
-    kind: str = Field("product", pattern=r"^(product|logo)$")
-
-
-class BrandImageOut(BaseModel):
-    brand: str
-    image_id: str
-    registered_images: int

@@ -1,33 +1,70 @@
-"""Dependencies shared by the `/v1` routers: authentication with a scope, then the rate limit."""
+"""Dependencies shared by the `/v1` routers: authentication with a scope, the rate limit, and the services.
+
+Routes receive capability services through these dependencies (never by importing a module-level
+instance), so one app serves under Ray Serve, uvicorn or `TestClient`, and tests may substitute a service.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, Request
 
+from ar_tryon.service import TryOnService
+from generation.copy.service import CopyService
+from moderation.service import ModerationService
 from serving.auth import Principal
+from serving.deployments.tryon import FrameProcessor
 from serving.errors import ApiError
 from serving.runtime import Runtime, get_runtime
+from serving.services import Services
 
-__all__ = ["require", "any_key"]
+__all__ = [
+    "require",
+    "any_key",
+    "get_services",
+    "get_copy",
+    "get_moderation",
+    "get_tryon",
+    "get_frames",
+]
 
 
-def require(scope: str) -> Callable[..., Principal]:
-    """A dependency that admits keys holding `scope` (or `admin`)."""
+def require(scope: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that admits keys holding `scope` (or `admin`), within the key's rate limit."""
 
-    def dependency(request: Request, runtime: Runtime = Depends(get_runtime)) -> Principal:
+    async def dependency(request: Request, runtime: Runtime = Depends(get_runtime)) -> Principal:
         principal = runtime.keys.authenticate(request)
         if not principal.allows(scope):
             raise ApiError(403, f"this API key lacks the {scope!r} scope", "Authorization")
-        runtime.rate_limiter.check(principal)
+        await runtime.rate_limiter.check(principal)
         return principal
 
     return dependency
 
 
-def any_key(request: Request, runtime: Runtime = Depends(get_runtime)) -> Principal:
+async def any_key(request: Request, runtime: Runtime = Depends(get_runtime)) -> Principal:
     """Any valid key, whatever its scopes."""
     principal = runtime.keys.authenticate(request)
-    runtime.rate_limiter.check(principal)
+    await runtime.rate_limiter.check(principal)
     return principal
+
+
+def get_services(runtime: Runtime = Depends(get_runtime)) -> Services:
+    return runtime.services
+
+
+def get_copy(services: Services = Depends(get_services)) -> CopyService:
+    return services.copy
+
+
+def get_moderation(services: Services = Depends(get_services)) -> ModerationService:
+    return services.moderation
+
+
+def get_tryon(services: Services = Depends(get_services)) -> TryOnService:
+    return services.tryon
+
+
+def get_frames(services: Services = Depends(get_services)) -> FrameProcessor:
+    return services.frames

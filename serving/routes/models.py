@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends
 
+from models.check import check_spec
 from serving.auth import Principal
+from serving.jobs import JobContext
 from serving.protocol import ErrorEnvelope, JobOut, ModelCheckIn, ModelListOut, ModelOut
 from serving.routes.deps import any_key, require
 from serving.runtime import Runtime, get_runtime
+from serving.services import Services
+
+__all__ = ["router", "JOBS"]
 
 admin_key = require("admin")
 
@@ -41,3 +48,17 @@ def check_models(
     params = {"names": body.names, "load": body.load}
     webhook = str(body.webhook_url) if body.webhook_url else None
     return JobOut.from_job(runtime.submit("models.check", params, principal.key_id, webhook))
+
+
+def run_check_job(services: Services, ctx: JobContext) -> dict[str, Any]:
+    """Job `models.check`: locate (and with `load`, load) each model; per-model status with the fix."""
+    registry = services.registry
+    names = ctx.params.get("names") or registry.names()
+    statuses = []
+    for index, name in enumerate(names):
+        ctx.report(index / max(1, len(names)), f"checking {name}")
+        statuses.append(check_spec(registry.get(name), load=bool(ctx.params.get("load"))).to_dict())
+    return {"models": statuses, "ok": all(s["ok"] for s in statuses)}
+
+
+JOBS = {"models.check": run_check_job}

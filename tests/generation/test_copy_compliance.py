@@ -8,6 +8,7 @@ import yaml
 from generation.copy.compliance import CompliancePass, RewriteTable
 from generation.copy.request import NoteRequest
 from generation.copy.schema import NoteContent
+from moderation import Moderator
 from moderation.lexicon import DEFAULT_LEXICON
 
 TAGS = ["面霜", "护肤", "好物", "分享", "日常"]
@@ -15,7 +16,7 @@ TAGS = ["面霜", "护肤", "好物", "分享", "日常"]
 
 @pytest.fixture(scope="module")
 def compliance() -> CompliancePass:
-    return CompliancePass()
+    return CompliancePass(Moderator.from_files())  # rules only: the rewrites answer the lexicon
 
 
 def _note(*paragraphs: str, titles=("好物分享", "面霜分享", "日常护肤")) -> NoteContent:

@@ -90,10 +90,16 @@ def test_wrong_key_and_unreachable_server_are_clear_errors(server, monkeypatch):
         nowhere.generate(["hi"], GenerationParams(max_new_tokens=2))
 
 
-def test_copy_pipeline_over_http(engine):
-    from generation.copy.pipeline import CopyPipeline
-    from generation.copy.request import NoteRequest
+def test_copy_service_over_http(engine):
+    import asyncio
 
-    drafts = CopyPipeline(engine)(NoteRequest(product="防晒霜", category="防晒", length="short", n=2, seed=3))
+    from generation.copy.compliance import CompliancePass
+    from generation.copy.request import NoteRequest
+    from generation.copy.service import CopyService
+    from moderation import Moderator
+
+    service = CopyService(engine, CompliancePass(Moderator.from_files()))
+    request = NoteRequest(product="防晒霜", category="防晒", length="short", n=2, seed=3)
+    drafts = asyncio.run(service.notes(request)).drafts
     assert [d.engine for d in drafts] == ["openai", "openai"] and drafts[0].model == "remote-tiny"
     assert all(len(d.titles) == 3 and 5 <= len(d.hashtags) <= 8 for d in drafts)

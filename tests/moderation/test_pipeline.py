@@ -65,9 +65,10 @@ def test_cli_moderate_writes_one_result_per_line_in_order(tmp_path):
     result = CliRunner().invoke(app, ["moderate", "--input", str(source), "--output", str(out), "--model", str(model)])
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert [r.get("id") for r in records] == ["1", None, "3", None]
+    assert [r.get("id") for r in records] == ["1", None, "3", "4"]  # a bad record keeps its id
     assert records[0]["decision"] == "pass" and records[2]["decision"] == "block"
-    assert "error" in records[1] and "line 4.title" in records[3]["error"]["message"]
+    assert records[1]["error"]["param"] == "line 2" and "not JSON" in records[1]["error"]["message"]
+    assert records[3]["error"]["param"] == "line 4.title" and "line 4.title" in records[3]["error"]["message"]
     assert model.exists()  # trained on first use, reused next time
 
 

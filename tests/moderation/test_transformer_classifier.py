@@ -43,7 +43,9 @@ def test_fine_tune_then_serve_through_the_registry(tmp_path):
 
     registry = tmp_path / "models.yaml"
     registry.write_text(yaml.safe_dump({"models": [spec.model_dump(mode="json")]}))
-    from serving.deployments.moderation import build_moderator
+    from serving.services import build_services
+    from serving.settings import Settings
 
-    served = build_moderator(tmp_path / "var", classifier_model="tuned", registry=str(registry))
+    settings = Settings(data_dir=tmp_path / "var", moderation_classifier="tuned", models=registry)
+    served = build_services(settings).moderator
     assert served.engine == "rules+transformer"

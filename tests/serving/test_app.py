@@ -37,7 +37,7 @@ def test_ingress_with_hosted_tiny_models(app_args):
 
 def test_model_host_generates_and_checks_the_task(tiny_registry_file):
     qwen = serve.run(
-        ModelHost.options(name="qwen-host").bind("tiny-qwen2", str(tiny_registry_file)),
+        ModelHost.options(name="qwen-host").bind("tiny-qwen2", {"models": str(tiny_registry_file)}),
         name="t-qwen",
         _local_testing_mode=True,
     )
@@ -54,13 +54,13 @@ def test_batched_deployments_on_a_real_ray_cluster(tiny_registry_file, tmp_path,
     import ray
 
     from moderation import Listing
-    from serving.deployments.moderation import ModerationService
+    from serving.deployments.moderation import ModerationDeployment
 
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
     try:
         bert = serve.run(
             ModelHost.options(name="bert-host", ray_actor_options={"num_cpus": 0}).bind(
-                "tiny-bert", str(tiny_registry_file)
+                "tiny-bert", {"models": str(tiny_registry_file)}
             ),
             name="t-bert",
             route_prefix=None,
@@ -71,9 +71,9 @@ def test_batched_deployments_on_a_real_ray_cluster(tiny_registry_file, tmp_path,
         assert results[0] == pytest.approx(results[3], abs=1e-5)  # same text, same scores in any batch
 
         moderation = serve.run(
-            ModerationService.options(
+            ModerationDeployment.options(
                 user_config={"policy": {"block_labels": []}}, ray_actor_options={"num_cpus": 0}
-            ).bind(str(tmp_path)),
+            ).bind({"data_dir": str(tmp_path)}),
             name="t-moderation",
             route_prefix=None,
         )

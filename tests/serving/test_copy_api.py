@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -41,10 +42,14 @@ def test_notes_template_engine(client):
     assert len(body["drafts"]) == 2
     for draft in body["drafts"]:
         _check_draft(draft)
-        assert draft["style"] == "测评" and draft["engine"] == "template" and draft["seed"] == 5
+        assert draft["style"] == "测评" and draft["engine"] == "template" and draft["filled"] == []
+    assert [d["seed"] for d in body["drafts"]] == [5, 6]  # each variant's own seed
     assert body["drafts"][0]["body"] != body["drafts"][1]["body"]
     again = client.post("/v1/copy/notes", json=PRODUCT, headers=auth(MERCHANT_KEY)).json()
     assert [d["body"] for d in again["drafts"]] == [d["body"] for d in body["drafts"]]
+    alone = {**PRODUCT, "n": 1, "seed": body["drafts"][1]["seed"]}
+    [second] = client.post("/v1/copy/notes", json=alone, headers=auth(MERCHANT_KEY)).json()["drafts"]
+    assert second["body"] == body["drafts"][1]["body"] and second["titles"] == body["drafts"][1]["titles"]
 
 
 def test_notes_need_the_merchant_scope(client):
@@ -89,23 +94,23 @@ def test_stream_sends_tokens_drafts_and_done(client):
 
 
 def test_compliance_rewrites_what_moderation_flags(client, runtime):
+    from generation.copy.llm import Written
+    from generation.copy.request import NoteRequest
     from generation.copy.schema import NoteContent
-    from serving.handlers.copy import copy_service, note_request
 
-    pipeline = copy_service(runtime).pipeline()
-    request = note_request({"product": "保湿面霜", "category": "护肤"})
+    service = runtime.services.copy
+    request = NoteRequest.parse({"product": "保湿面霜", "category": "护肤"})
     content = NoteContent(
         ["全网最好用的面霜", "面霜分享", "日常护肤"],
         ["这是我用过最好用的面霜，还能治疗湿疹", "无副作用，用了一周"],
         ["面霜", "护肤", "好物", "分享", "日常"],
     )
-    draft = pipeline.finish(request, content, 0, 1)
+    draft = service._draft(request, Written(content, ""), 0, 1)
     assert draft.compliance.status == "rewritten"
     assert draft.moderation["decision"] == "pass"
     assert "最好用" not in draft.body and "很好用" in draft.body and "治疗" not in draft.body
-    flagged = pipeline.finish(
-        request, NoteContent(content.titles, ["加微信下单更便宜", "好用"], content.hashtags), 0, 1
-    )
+    contact = NoteContent(content.titles, ["加微信下单更便宜", "好用"], content.hashtags)
+    flagged = service._draft(request, Written(contact, ""), 0, 1)
     assert flagged.compliance.status == "flagged" and flagged.moderation["decision"] != "pass"
     assert any(label["code"].startswith("diversion") for label in flagged.compliance.remaining)
 
@@ -207,24 +212,23 @@ def test_copy_model_on_a_model_host_deployment(tiny_models, tiny_registry_file, 
     """`copy_model` listed in `hosted_models`: the copy handler calls the `ModelHost` handle (GPU placement)."""
     from ray import serve
 
-    from serving.deployments.model_host import ModelHost
-    from serving.handlers.copy import HostedTextEngine, copy_service
-    from serving.runtime import Runtime
+    from serving.deployments.model_host import HostedTextEngine, ModelHost
+    from serving.services import build_services
     from serving.settings import Settings
 
     name = tiny_models["text"].name
-    handle = serve.run(
-        ModelHost.options(name="copy-host").bind(name, str(tiny_registry_file)), name="t-copy", _local_testing_mode=True
-    )
     settings = Settings(data_dir=tmp_path / "var", api_keys=f"{MERCHANT_KEY}:merchant", models=tiny_registry_file,
                         copy_model=name, studio=False)  # fmt: skip
-    runtime = Runtime(settings, model_hosts={name: handle})
+    handle = serve.run(
+        ModelHost.options(name="copy-host").bind(name, settings.to_args()), name="t-copy", _local_testing_mode=True
+    )
+    services = build_services(settings, model_hosts={name: handle})
     try:
-        pipeline = copy_service(runtime).pipeline()
-        assert isinstance(pipeline.writer.engine, HostedTextEngine)
+        assert isinstance(services.copy.writer.engine, HostedTextEngine)
         from generation.copy.request import NoteRequest
 
-        [draft] = pipeline(NoteRequest(product="防晒霜", length="short", seed=2))
+        result = asyncio.run(services.copy.notes(NoteRequest(product="防晒霜", length="short", seed=2)))
+        [draft] = result.drafts
         assert draft.engine == "transformers" and draft.model == name and len(draft.titles) == 3
     finally:
-        runtime.stop()
+        services.close()

@@ -132,7 +132,7 @@ def test_policy_hot_reload_changes_decisions(runtime):
     """What Ray's reconfigure does: a new policy object, no restart."""
     from moderation import Listing, Policy
 
-    moderator = runtime.moderation.backend.moderator()
+    moderator = runtime.services.moderation.local.moderator()
     listing = Listing(title="全网最低价")
     assert moderator.moderate(listing).decision == "block"
     relaxed = Policy.load().model_copy(update={"block_labels": []})

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from serving.handlers.coalescing import CoalescingWorker
+from common.coalescing import CoalescingWorker
 
 
 def test_concurrent_requests_are_merged_and_answered_in_order():

@@ -1,0 +1,201 @@
+"""Requests and results of the moderation service as pydantic models; the HTTP API uses them as they are.
+
+The listing contract is fixed: other tools depend on it. `ListingIn.to_listing` is the one place a wire
+record becomes a library `Listing` (images decoded and checked), for HTTP, the CLI and batch callers alike.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from common.errors import InputError, from_validation_error
+from moderation.image_registry import ImageError, decode_image
+from moderation.types import Listing
+
+__all__ = [
+    "ListingIn",
+    "ListingsIn",
+    "TextIn",
+    "ImagesIn",
+    "EvidenceOut",
+    "LabelOut",
+    "ModerationOut",
+    "RecordError",
+    "ListingsOut",
+    "AppealIn",
+    "DecisionOut",
+    "BrandImageIn",
+    "BrandImageOut",
+    "MAX_BATCH",
+    "MAX_IMAGE_BYTES",
+    "decode_base64_image",
+]
+
+MAX_BATCH = 256
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _no_control_characters(value: str | None) -> str | None:
+    if value is not None and _CONTROL.search(value):
+        raise ValueError("contains control characters (binary data is not text)")
+    return value
+
+
+class ListingIn(BaseModel):
+    """One listing or note. Unknown fields are ignored; `id` is echoed back."""
+
+    model_config = ConfigDict(extra="ignore", str_max_length=20_000)
+
+    id: str | int | None = Field(None, description="Echoed back in the result.")
+    title: str = Field("", max_length=500)
+    body: str = Field("", max_length=20_000)
+    price: float | None = Field(None, ge=0, le=1e9, description="CNY")
+    brand: str | None = Field(None, max_length=200)
+    category: str | None = Field(None, max_length=200)
+    images: list[str] = Field(default_factory=list, max_length=9, description="base64 or data: URIs")
+
+    _text = field_validator("title", "body", "brand", "category")(_no_control_characters)
+
+    @field_validator("id")
+    @classmethod
+    def _id_length(cls, value: str | int | None) -> str | int | None:
+        if isinstance(value, str) and len(value) > 256:
+            raise ValueError("id is longer than 256 characters")
+        return value
+
+    @classmethod
+    def parse(cls, record: Any, param: str) -> ListingIn:
+        """Validate one record of a batch; raises `InputError` naming `param.field`."""
+        if not isinstance(record, dict):
+            raise InputError(f"{param}: a listing must be a JSON object", param)
+        try:
+            wire = cls.model_validate(record)
+        except ValidationError as exc:
+            raise from_validation_error(exc, param) from None
+        if not (wire.title.strip() or wire.body.strip() or wire.images):
+            raise InputError(f"{param}: listing has no title, body or images", param)
+        return wire
+
+    def to_listing(self, param: str) -> Listing:
+        """The library listing, images decoded from base64 and checked (`InputError` naming the image)."""
+        images = [decode_base64_image(image, f"{param}.images.{i}") for i, image in enumerate(self.images)]
+        return Listing(
+            id=self.id,
+            title=self.title,
+            body=self.body,
+            price=self.price,
+            brand=self.brand,
+            category=self.category,
+            images=images,
+        )
+
+
+def decode_base64_image(value: str, param: str) -> bytes:
+    """base64 or a data: URI -> validated image bytes; `InputError` naming `param` otherwise."""
+    if value.startswith(("http://", "https://")):
+        raise InputError(f"{param}: image URLs are not fetched by this service; send the image as base64", param)
+    payload = value.split(",", 1)[1] if value.startswith("data:") else value
+    if len(payload) > MAX_IMAGE_BYTES * 4 // 3 + 4:
+        raise InputError(f"{param}: image is larger than {MAX_IMAGE_BYTES} bytes", param, status=413)
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise InputError(f"{param}: image is not valid base64", param) from None
+    try:
+        decode_image(data)
+    except ImageError as exc:
+        raise InputError(f"{param}: image: {exc}", param) from None
+    return data
+
+
+class ListingsIn(BaseModel):
+    """Records are validated one by one, so one bad record does not fail the batch."""
+
+    listings: list[Any] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class TextIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=20_000)
+    id: str | int | None = None
+    category: str | None = Field(None, max_length=200)
+
+    _text = field_validator("text", "category")(_no_control_characters)
+
+
+class ImagesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    images: list[str] = Field(min_length=1, max_length=9, description="base64 or data: URIs")
+    id: str | int | None = None
+
+
+class EvidenceOut(BaseModel):
+    field: str
+    start: int
+    end: int
+    text: str
+
+
+class LabelOut(BaseModel):
+    code: str = Field(description="<top>.<sub>, e.g. ad_law.absolute")
+    score: float
+    evidence: list[EvidenceOut] = Field(description="Spans of the ORIGINAL field text: text[start:end]")
+    sources: list[str] = Field([], description="Signals behind the label: lexicon, rule, classifier, image, ...")
+
+
+class ModerationOut(BaseModel):
+    id: str | int | None
+    decision: str = Field(description="pass | review | block")
+    risk: float
+    labels: list[LabelOut]
+    decision_id: str | None = Field(None, description="GET /v1/moderation/decisions/{decision_id}")
+    reasons: list[str] = []
+    engine: str
+    versions: dict[str, str]
+
+
+class RecordError(BaseModel):
+    id: str | int | None = None
+    error: dict[str, str | None]
+
+
+class ListingsOut(BaseModel):
+    results: list[ModerationOut | RecordError]
+
+
+class AppealIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class DecisionOut(BaseModel):
+    decision_id: str
+    id: str | None
+    input_hash: str
+    decision: str
+    risk: float
+    labels: list[dict[str, Any]]
+    engine: str
+    versions: dict[str, str]
+    created_at: str | None
+    review_state: str
+    appeal_reason: str | None = None
+    appealed_at: str | None = None
+
+
+class BrandImageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    image: str = Field(min_length=1, description="base64 or data: URI of an official image or logo")
+    kind: str = Field("product", pattern=r"^(product|logo)$")
+
+
+class BrandImageOut(BaseModel):
+    brand: str
+    image_id: str
+    registered_images: int
