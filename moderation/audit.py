@@ -71,11 +71,17 @@ def _row_dict(row: _Decision) -> dict[str, Any]:
 
 
 class AuditLog:
-    """Decision records in the database of `engine` (the service passes the job store's engine)."""
+    """Decision records in the database of `engine` (the service passes the job store's engine).
+
+    The table's schema is owned by the service's migrations (`serving.db`): opening the log upgrades the
+    database to the newest revision, as the job store does.
+    """
 
     def __init__(self, engine: Engine) -> None:
+        from serving.db import upgrade  # imported here: serving.db's ORM metadata imports this module
+
         self.engine = engine
-        _Base.metadata.create_all(engine)
+        upgrade(engine)
         self._session = sessionmaker(engine, expire_on_commit=False)
 
     def record_many(self, items: list[tuple[ModerationResult, str]], api_key: str = "") -> list[str]:

@@ -3,6 +3,8 @@
 Every state change is one short transaction, so any number of runner threads or replicas can share the
 store: a job is claimed with a conditional UPDATE (`WHERE state='queued'`), and liveness is a heartbeat
 column, so a job whose worker died is found by age and requeued or failed — never left running forever.
+Webhook deliveries are claimed the same way, one attempt at a time. The schema is owned by the Alembic
+migrations in `serving.db`: opening a store upgrades the database to the newest revision.
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    or_,
     select,
     update,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+from serving.db import upgrade
 
 __all__ = ["JobState", "Job", "JobStore", "TERMINAL_STATES"]
 
@@ -67,8 +72,10 @@ class _JobRow(_Base):
     max_attempts: Mapped[int] = mapped_column(Integer, default=1)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     webhook_url: Mapped[str | None] = mapped_column(Text, nullable=True)
-    webhook_state: Mapped[str] = mapped_column(String(16), default="none")
+    webhook_state: Mapped[str] = mapped_column(String(16), index=True, default="none")  # none|pending|delivered|failed
     webhook_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: When the next delivery attempt is due (NULL: now); while an attempt is in flight, the end of its lease.
+    webhook_next_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -97,6 +104,7 @@ class Job:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    webhook_next_at: datetime | None = None
 
     @property
     def terminal(self) -> bool:
@@ -126,11 +134,12 @@ class Job:
             created_at=aware(row.created_at),
             started_at=aware(row.started_at),
             finished_at=aware(row.finished_at),
+            webhook_next_at=aware(row.webhook_next_at),
         )
 
 
 class JobStore:
-    """All reads and writes of job rows."""
+    """All reads and writes of job rows; opening one brings the database schema to the newest revision."""
 
     def __init__(self, url: str) -> None:
         kwargs: dict[str, Any] = {"pool_pre_ping": True}
@@ -139,7 +148,7 @@ class JobStore:
         self.engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        _Base.metadata.create_all(self.engine)
+        upgrade(self.engine)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
 
     def close(self) -> None:
@@ -338,10 +347,47 @@ class JobStore:
         with self._session() as session:
             return [Job._from_row(row) for row in session.scalars(query)]
 
-    def record_webhook(self, job_id: str, state: str, attempts: int) -> None:
+    def claim_webhook(self, job_id: str, lease: timedelta) -> Job | None:
+        """Take the next delivery attempt of a terminal job whose webhook is pending and due; None otherwise.
+
+        The claim moves `webhook_next_at` to the end of `lease`, so no other sender (replica) takes the same
+        attempt while it is in flight; one that dies mid-attempt leaves it due again once the lease ends.
+        """
+        now = _now()
         with self._session.begin() as session:
-            session.execute(
-                update(_JobRow).where(_JobRow.id == job_id).values(webhook_state=state, webhook_attempts=attempts)
+            claimed = session.execute(
+                update(_JobRow)
+                .where(
+                    _JobRow.id == job_id,
+                    _JobRow.webhook_state == "pending",
+                    _JobRow.webhook_url.is_not(None),
+                    _JobRow.state.in_([s.value for s in TERMINAL_STATES]),
+                    or_(_JobRow.webhook_next_at.is_(None), _JobRow.webhook_next_at <= now),
+                )
+                .values(webhook_next_at=now + lease)
+            ).rowcount
+        return self.get(job_id) if claimed == 1 else None
+
+    def record_webhook(self, job_id: str, attempts_before: int, state: str, next_at: datetime | None = None) -> bool:
+        """Count one finished attempt: `state` pending (retry due at `next_at`), delivered or failed.
+
+        Only the attempt that was claimed with `attempts_before` attempts counts; False when another sender
+        recorded one in between (its lease had run out).
+        """
+        if state not in ("pending", "delivered", "failed"):
+            raise ValueError(f"webhook state must be pending, delivered or failed, got {state!r}")
+        with self._session.begin() as session:
+            return (
+                session.execute(
+                    update(_JobRow)
+                    .where(
+                        _JobRow.id == job_id,
+                        _JobRow.webhook_state == "pending",
+                        _JobRow.webhook_attempts == attempts_before,
+                    )
+                    .values(webhook_state=state, webhook_attempts=attempts_before + 1, webhook_next_at=next_at)
+                ).rowcount
+                == 1
             )
 
 

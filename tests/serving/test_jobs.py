@@ -1,17 +1,15 @@
-"""Job store and runner: progress, artifacts, failure, cancel, lost workers, restarts, webhooks."""
+"""Job store and runner: progress, artifacts, failure, cancel, lost workers, restarts (webhooks: test_webhooks.py)."""
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from serving.jobs import JobContext, JobRunner, JobState, JobStore, WebhookSender
+from serving.jobs import JobContext, JobRunner, JobState, JobStore
 from tests.conftest import ADMIN_KEY, MERCHANT_KEY, auth
 
 # Every store test runs on SQLite; set NOTESTUDIO_TEST_POSTGRES_URL to run them on PostgreSQL too.
@@ -182,71 +180,6 @@ def test_runner_start_recovers_jobs_of_a_crashed_process(tmp_path):
     runner.start()
     assert finished(runner.store, job.id).state == JobState.FAILED
     runner.stop()
-
-
-class _Receiver(BaseHTTPRequestHandler):
-    statuses: list[int] = []
-    bodies: list[dict] = []
-    signatures: list[str | None] = []
-
-    def do_POST(self):  # noqa: N802 - http.server's naming
-        body = self.rfile.read(int(self.headers["content-length"]))
-        type(self).bodies.append(json.loads(body))
-        type(self).signatures.append(self.headers.get("x-notestudio-signature"))
-        status = type(self).statuses.pop(0) if type(self).statuses else 200
-        self.send_response(status)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def receiver():
-    _Receiver.statuses, _Receiver.bodies, _Receiver.signatures = [], [], []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook", _Receiver
-    server.shutdown()
-
-
-def test_webhook_retries_with_backoff_then_delivers(store, tmp_path, receiver):
-    url, recv = receiver
-    recv.statuses = [500, 503]
-    sleeps: list[float] = []
-    sender = WebhookSender(store, max_attempts=5, backoff_s=0.5, secret="s3cret", sleep=sleeps.append)
-    runner = make_runner(store, tmp_path, {"ok": lambda ctx: {"n": 1}}, webhooks=sender)
-    runner.start()
-    job = store.create("ok", webhook_url=url)
-    wait_for(lambda: store.get(job.id).webhook_state == "delivered")
-    runner.stop()
-    assert sleeps == [0.5, 1.0]
-    assert store.get(job.id).webhook_attempts == 3
-    assert recv.bodies[-1] == {**recv.bodies[-1], "id": job.id, "state": "succeeded", "result": {"n": 1}}
-    assert all(sig and sig.startswith("sha256=") for sig in recv.signatures)
-
-
-def test_webhook_gives_up_after_max_attempts(store, receiver):
-    url, recv = receiver
-    recv.statuses = [500] * 10
-    job = store.create("x", webhook_url=url)
-    store.request_cancel(job.id)
-    sender = WebhookSender(store, max_attempts=3, backoff_s=0.01, sleep=lambda s: None)
-    assert sender.deliver(store.get(job.id)) is False
-    assert store.get(job.id).webhook_state == "failed" and store.get(job.id).webhook_attempts == 3
-
-
-def test_pending_webhooks_are_sent_after_restart(tmp_path, receiver):
-    url, recv = receiver
-    store = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}")
-    job = store.create("x", webhook_url=url)
-    store.request_cancel(job.id)  # terminal with a pending webhook, then the process "stops"
-    sender = WebhookSender(store, sleep=lambda s: None)
-    sender.start()
-    wait_for(lambda: store.get(job.id).webhook_state == "delivered")
-    sender.stop()
-    assert recv.bodies[0]["state"] == "cancelled"
 
 
 def test_http_job_lifecycle(client, runtime):
