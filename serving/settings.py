@@ -73,9 +73,6 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(
         4, ge=1, le=64, description="Webhook deliveries in flight at once per replica (waiting retries hold none)."
     )
-    webhook_concurrency: int = Field(
-        4, ge=1, le=64, description="Webhook deliveries in flight at once per replica (waiting retries hold none)."
-    )
     studio: bool = Field(True, description="Mount the Gradio studio at /studio.")
     fast_ingress: bool = Field(
         True,
