@@ -6,6 +6,7 @@ import errno
 import os
 import signal
 import socket
+import tempfile
 import threading
 from pathlib import Path
 from typing import Annotated, Any
@@ -89,10 +90,7 @@ def serve(
 
     application = build_app(app_args)  # option errors surface before Ray starts
     if settings.fast_ingress:
-        # HAProxy (C) in front of the replicas instead of the Python proxy actor, and direct gRPC between
-        # replicas: on two cores this is what lets moderation hold p99 <= 50 ms at 100 req/s x 32 listings.
-        os.environ.setdefault("RAY_SERVE_ENABLE_HA_PROXY", "1")
-        os.environ.setdefault("RAY_SERVE_THROUGHPUT_OPTIMIZED", "1")
+        _haproxy_environment(settings.host)
     ray.init(include_dashboard=False, logging_level="WARNING", configure_logging=True, log_to_driver=True)
     try:
         ray_serve.start(
@@ -121,6 +119,43 @@ def serve(
     typer.echo("stopping ...", err=True)
     _shutdown()
     typer.echo("stopped.", err=True)
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def _haproxy_environment(host: str) -> None:
+    """HAProxy (C) in front of the replicas instead of the Python proxy actor, and direct gRPC between
+    replicas: on two cores this is what lets moderation hold p99 <= 50 ms at 100 req/s x 32 listings.
+
+    Ray's defaults put HAProxy's config, admin socket and state under one fixed /tmp directory and its
+    stats and metrics on fixed ports (8404, 9101), so a second server on the same machine would overwrite
+    the first one's config and fail to bind. Each server gets its own private (0700) directory and free
+    ports instead; explicit RAY_SERVE_HAPROXY_* variables still win.
+    """
+    # Short on purpose: Ray adds a 56-character node directory and HAProxy caps socket paths at 97 bytes.
+    private = Path(tempfile.mkdtemp(prefix="nsh-", dir="/tmp" if Path("/tmp").is_dir() else None))
+    os.chmod(private, 0o700)
+    defaults = {
+        "RAY_SERVE_ENABLE_HA_PROXY": "1",
+        "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
+        "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": str(private / "haproxy.cfg"),
+        "RAY_SERVE_HAPROXY_SOCKET_PATH": str(private / "admin.sock"),
+        "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": str(private),
+        "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": str(private / "server-state"),
+        "RAY_SERVE_HAPROXY_STATS_PORT": str(_free_port(host)),
+        "RAY_SERVE_HAPROXY_METRICS_PORT": str(_free_port(host)),
+        # Ray keeps a stopping ingress replica and proxy registered for 30 s so that an external load
+        # balancer can deregister it; here HAProxy on this node is the only balancer, and Ctrl-C must stop
+        # the service within seconds.
+        "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "1",
+        "RAY_SERVE_PROXY_MIN_DRAINING_PERIOD_S": "1",
+    }
+    for name, value in defaults.items():
+        os.environ.setdefault(name, value)
 
 
 def _shutdown() -> None:

@@ -38,11 +38,14 @@ DEPLOYMENT_OPTION_KEYS = frozenset(
         "health_check_period_s",
         "health_check_timeout_s",
         "graceful_shutdown_timeout_s",
+        "graceful_shutdown_wait_loop_s",
     }
 )
 
 
-@serve.deployment(name="Ingress", max_ongoing_requests=200, graceful_shutdown_timeout_s=20)
+@serve.deployment(
+    name="Ingress", max_ongoing_requests=200, graceful_shutdown_timeout_s=20, graceful_shutdown_wait_loop_s=0.5
+)
 @serve.ingress()
 class Ingress:
     """FastAPI ingress (and the Gradio studio at /studio); owns this replica's `Runtime`, whose services

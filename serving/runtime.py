@@ -57,12 +57,7 @@ class Runtime:
             workers=settings.job_workers,
             heartbeat_s=settings.job_heartbeat_s,
             stale_after_s=settings.job_stale_after_s,
-            webhooks=WebhookSender(
-                self.store,
-                max_attempts=settings.webhook_max_attempts,
-                backoff_s=settings.webhook_backoff_s,
-                secret=settings.webhook_secret,
-            ),
+            webhooks=WebhookSender.from_settings(self.store, settings),
         )
         self.started = False
 

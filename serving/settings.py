@@ -68,7 +68,9 @@ class Settings(BaseSettings):
     job_stale_after_s: float = Field(30.0, gt=0, description="A running job silent this long is recovered.")
     job_max_attempts: int = Field(2, ge=1, le=10, description="Runs of a job before a lost worker fails it.")
     webhook_max_attempts: int = Field(5, ge=1, le=20, description="Deliveries tried per webhook.")
-    webhook_backoff_s: float = Field(1.0, gt=0, description="First retry delay; doubles each attempt.")
+    webhook_backoff_s: float = Field(
+        1.0, gt=0, description="Retry n waits between half and all of this x 2^(n-1) (jittered)."
+    )
     webhook_secret: str | None = Field(None, description="Signs webhook bodies (X-NoteStudio-Signature, HMAC-SHA256).")
     webhook_concurrency: int = Field(
         4, ge=1, le=64, description="Webhook deliveries in flight at once per replica (waiting retries hold none)."

@@ -18,7 +18,7 @@ from serving.settings import Settings
 __all__ = ["ModerationDeployment", "RemoteModeration"]
 
 
-@serve.deployment(name="Moderation", max_ongoing_requests=256)
+@serve.deployment(name="Moderation", max_ongoing_requests=256, graceful_shutdown_wait_loop_s=0.5)
 class ModerationDeployment:
     def __init__(self, settings: dict[str, Any]) -> None:
         self.moderator = build_services(Settings(**settings)).moderator

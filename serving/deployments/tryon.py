@@ -55,7 +55,13 @@ class RemoteFrames:
         return await routed.frame.remote(frame, request)
 
 
-@serve.deployment(name="TryOnSessions", max_ongoing_requests=64, ray_actor_options={"num_cpus": 0})
+@serve.deployment(
+    name="TryOnSessions",
+    max_ongoing_requests=64,
+    ray_actor_options={"num_cpus": 0},
+    graceful_shutdown_wait_loop_s=0.5,
+    graceful_shutdown_timeout_s=5,
+)
 class TryOnSessions:
     """Holds webcam sessions; every frame of a session reaches the replica that holds it."""
 

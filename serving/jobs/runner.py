@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -101,12 +102,28 @@ class JobRunner:
         thread.start()
         self._threads.append(thread)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop taking work; running jobs are asked to cancel at their next report and requeue on restart."""
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop taking work and hand running jobs back to the queue at once.
+
+        A shutdown must not wait for a long job (Ctrl-C stops the service in seconds): each running job is
+        requeued now — its interrupted run does not count as an attempt — so another replica, or this
+        service after a restart, runs it again; a job whose cancel was requested ends as cancelled instead.
+        Handlers still running are told to stop at their next progress report; worker threads get
+        `timeout` seconds in all, then are left to die with the process.
+        """
         self._stop.set()
         self._wake.set()
+        with self._running_lock:
+            running = list(self._running)
+        for job_id in running:
+            job = self.store.get(job_id)
+            if job is not None and job.cancel_requested:
+                self.store.finish(job_id, self.worker_id, JobState.CANCELLED, message="cancelled")
+            elif self.store.release(job_id, self.worker_id, "requeued: the service stopped while it ran"):
+                log.warning("job %s (%s) requeued: the service is stopping", job_id, job.kind if job else "?")
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout=timeout)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
         if self.webhooks:
             self.webhooks.stop()
 

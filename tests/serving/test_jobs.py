@@ -170,6 +170,33 @@ def test_nothing_lost_across_a_restart(tmp_path):
     runner.stop()
 
 
+def test_stop_does_not_wait_for_a_silent_job_and_requeues_it(tmp_path):
+    """A handler that never reports (one long model call) must not hold up a shutdown: the job is requeued
+    at once, without counting the interrupted run as an attempt, and a requested cancel is honoured."""
+    store = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}")
+    release = threading.Event()
+
+    def silent(ctx):
+        release.wait(30)
+        return {"ok": True}
+
+    runner = make_runner(store, tmp_path, {"s": silent}, workers=2)
+    runner.start()
+    long_job, cancelled = store.create("s", max_attempts=1), store.create("s", max_attempts=1)
+    wait_for(lambda: store.get(long_job.id).state == store.get(cancelled.id).state == JobState.RUNNING)
+    store.request_cancel(cancelled.id)
+    started = time.monotonic()
+    runner.stop(timeout=1.0)
+    assert time.monotonic() - started < 3.0
+    requeued = store.get(long_job.id)
+    assert requeued.state == JobState.QUEUED and requeued.attempts == 0 and "service stopped" in requeued.message
+    assert store.get(cancelled.id).state == JobState.CANCELLED
+    release.set()  # the old handler returns later: its result must not overwrite the requeued row
+    time.sleep(0.3)
+    assert store.get(long_job.id).state == JobState.QUEUED
+    store.close()
+
+
 def test_runner_start_recovers_jobs_of_a_crashed_process(tmp_path):
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
     crashed = JobStore(url)
