@@ -32,5 +32,5 @@ def create_api(runtime: Runtime) -> FastAPI:
         app.include_router(module.router)
     # Outermost first: metrics see every response, including 413s from the size limit.
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)
-    app.add_middleware(MetricsMiddleware, metrics=runtime.metrics)
+    app.add_middleware(MetricsMiddleware, metrics=runtime.metrics, replica=runtime.replica_id)
     return app

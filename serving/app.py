@@ -5,7 +5,8 @@ an optional `deployments` list with per-deployment options (`num_replicas`, `ray
 `autoscaling_config`, `max_ongoing_requests`, `user_config`), so one config format drives a laptop and a
 cluster. Deployments: `Ingress` (FastAPI + studio; runs the services of `build_services`), `TryOnSessions`
 (webcam sessions, multiplexed by session so any ingress replica reaches the same tracker), `Moderation`
-(with `moderation_deployment`), and one `ModelHost.<name>` per hosted registry model.
+(with `moderation_deployment`), `SharedState` (one replica: per-key rate limits and every replica's
+metrics), and one `ModelHost.<name>` per hosted registry model.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ray.serve import Application
 from models.registry import ModelRegistry, resolve_weights
 from serving.deployments.model_host import ModelHost, deployment_name
 from serving.deployments.moderation import ModerationDeployment
+from serving.deployments.shared_state import SharedState
 from serving.deployments.tryon import TryOnSessions
 from serving.settings import Settings
 
@@ -57,6 +59,7 @@ class Ingress:
         model_hosts: dict[str, Any] | None = None,
         moderation: Any = None,
         sessions: Any = None,
+        shared_state: Any = None,
     ) -> None:
         from serving.runtime import Runtime
         from serving.services import build_services
@@ -65,7 +68,7 @@ class Ingress:
         services = build_services(
             self.settings, model_hosts=model_hosts, moderation_handle=moderation, frames_handle=sessions
         )
-        self.runtime = Runtime(self.settings, services)
+        self.runtime = Runtime(self.settings, services, shared_state=shared_state)
         self.runtime.start()
 
     def __serve_build_asgi_app__(self):
@@ -150,6 +153,9 @@ def build_app(args: dict[str, Any] | None = None) -> Application:
     if settings.moderation_deployment:
         moderation = ModerationDeployment.options(**overrides.pop("Moderation", {})).bind(settings.to_args())
     sessions = TryOnSessions.options(**overrides.pop("TryOnSessions", {})).bind(settings.to_args())
+    if "SharedState" in overrides:
+        raise ValueError("deployment SharedState takes no options: it must run exactly one replica")
+    shared = SharedState.bind(settings.rate_limit_per_minute)
     ingress_options = overrides.pop("Ingress", {})
     if overrides:
         known = [
@@ -159,4 +165,4 @@ def build_app(args: dict[str, Any] | None = None) -> Application:
             *map(deployment_name, settings.hosted_models),
         ]
         raise ValueError(f"unknown deployments in config: {sorted(overrides)}; known: {known}")
-    return Ingress.options(**ingress_options).bind(settings.to_args(), hosts, moderation, sessions)
+    return Ingress.options(**ingress_options).bind(settings.to_args(), hosts, moderation, sessions, shared)

@@ -8,14 +8,19 @@ uvicorn and in `TestClient` without globals. Services come from the one factory,
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
+import time
 from typing import Any
 
+import anyio
 from fastapi import Request
 
 from serving.auth import KeyRing, LocalRateLimiter, RateLimiter
 from serving.capabilities import job_handlers
 from serving.jobs import JobHandler, JobRunner, WebhookSender
-from serving.metrics import Metrics
+from serving.metrics import Metrics, render_replicas
 from serving.services import Services, build_services
 from serving.settings import Settings
 
@@ -31,8 +36,9 @@ class Runtime:
         settings: the service settings.
         services: the capability services (default: built from `settings` by `build_services`).
         extra_jobs: more job kinds (tests).
-        rate_limiter: a limiter shared by every replica (default: one in this process).
+        rate_limiter: the per-key limiter (default: one in this process, or in `shared_state`).
         metrics: this replica's metrics (default: a fresh registry).
+        shared_state: the `SharedState` deployment handle: rate limits and metrics across replicas.
     """
 
     def __init__(
@@ -42,12 +48,20 @@ class Runtime:
         extra_jobs: dict[str, JobHandler] | None = None,
         rate_limiter: RateLimiter | None = None,
         metrics: Metrics | None = None,
+        shared_state: Any = None,
     ) -> None:
         self.settings = settings
         self.services = services or build_services(settings)
         self.keys = KeyRing(settings.key_scopes())
+        self.shared_state = shared_state
+        if rate_limiter is None and shared_state is not None:
+            from serving.deployments.shared_state import SharedRateLimiter
+
+            rate_limiter = SharedRateLimiter(shared_state, settings.rate_limit_per_minute)
         self.rate_limiter = rate_limiter or LocalRateLimiter(settings.rate_limit_per_minute)
         self.metrics = metrics or Metrics()
+        #: This process among the replicas (a label of its metrics, and `X-NoteStudio-Replica` on responses).
+        self.replica_id = f"{socket.gethostname()}:{os.getpid()}"
         self.store = self.services.store
         handlers = {**job_handlers(self.services), **(extra_jobs or {})}
         self.runner = JobRunner(
@@ -73,6 +87,8 @@ class Runtime:
         if not self.started:
             self.runner.start()
             self.services.warm_up()
+            if self.shared_state is not None:
+                threading.Thread(target=self._publish_metrics, name="metrics-publisher", daemon=True).start()
             self.started = True
 
     def stop(self) -> None:
@@ -80,6 +96,26 @@ class Runtime:
             self.runner.stop()
             self.started = False
         self.services.close()
+
+    async def render_metrics(self) -> bytes:
+        """Prometheus text: every replica's request metrics when they share state, else this process's."""
+        counts = await anyio.to_thread.run_sync(self.store.count_by_state)
+        if self.shared_state is None:
+            return self.metrics.render(lambda: counts)
+        await self.shared_state.push_metrics.remote(self.replica_id, self.metrics.snapshot())
+        return render_replicas(await self.shared_state.metrics.remote(), counts)
+
+    def _publish_metrics(self, every_s: float = 5.0) -> None:
+        """Keep this replica's snapshot in `SharedState` fresh, whichever replica gets scraped."""
+        while self.started or not self._published_once:
+            try:
+                self.shared_state.push_metrics.remote(self.replica_id, self.metrics.snapshot()).result()
+            except Exception as exc:  # the shared deployment restarting must not kill this replica
+                log.warning("could not publish metrics: %s", exc)
+            self._published_once = True
+            time.sleep(every_s)
+
+    _published_once = False
 
     def submit(self, kind: str, params: dict[str, Any], owner_key: str, webhook_url: str | None = None):
         job = self.store.create(

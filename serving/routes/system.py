@@ -43,6 +43,6 @@ def ready(runtime: Runtime = Depends(get_runtime)) -> JSONResponse:
 
 
 @router.get("/metrics", response_class=Response)
-def metrics(runtime: Runtime = Depends(get_runtime)) -> Response:
-    """Prometheus text format."""
-    return Response(runtime.metrics.render(runtime.store.count_by_state), media_type=CONTENT_TYPE_LATEST)
+async def metrics(runtime: Runtime = Depends(get_runtime)) -> Response:
+    """Prometheus text format: the requests of every ingress replica (label `replica`) and the jobs."""
+    return Response(await runtime.render_metrics(), media_type=CONTENT_TYPE_LATEST)
