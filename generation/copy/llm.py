@@ -8,12 +8,10 @@ filled from jieba keywords of the merchant's own facts.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
-
-import anyio
 
 from generation.copy.prompts import PromptBook
 from generation.copy.request import NoteRequest
@@ -28,7 +26,7 @@ from generation.copy.schema import (
     parse_note_json,
 )
 from generation.copy.template_engine import extract_keywords, short_name
-from models.engines.base import GenerationParams, TextEngine
+from models.engines.base import ChatMessage, GenerationParams, TextEngine
 from models.engines.structured import JSON_SCHEMA_KEY
 
 __all__ = ["LLMCopyEngine", "Written", "tidy"]
@@ -92,8 +90,9 @@ def tidy(content: NoteContent, request: NoteRequest) -> tuple[NoteContent, list[
 class LLMCopyEngine:
     """Prompts a `TextEngine` for schema-constrained notes; `engine_name`/`model_name` come from it.
 
-    Every variant is its own generation with its own seed (the draft reports it), so any variant can be
-    reproduced alone; concurrent variants are batched by the engine.
+    Every variant is its own row with its own seed (the draft reports it), so any variant can be reproduced
+    alone; the variants of one call go to the engine together (`generate_many`), which batches them. The
+    prompt is chat messages: the engine applies the model's own chat template (or the server does).
     """
 
     def __init__(self, engine: TextEngine, prompts: PromptBook | None = None) -> None:
@@ -108,8 +107,8 @@ class LLMCopyEngine:
     def model_name(self) -> str | None:
         return self.engine.model_name
 
-    def prompt(self, request: NoteRequest) -> str:
-        return self.engine.format_chat(self.prompts.messages(request))
+    def prompt(self, request: NoteRequest) -> list[ChatMessage]:
+        return self.prompts.messages(request)
 
     def params(self, request: NoteRequest, seed: int | None) -> GenerationParams:
         """Sampling with the schema attached; the token budget always fits a complete schema-valid answer."""
@@ -130,20 +129,18 @@ class LLMCopyEngine:
         content, filled = tidy(parse_note_json(raw), request)
         return Written(content, raw, filled)
 
-    def _generate_one(self, request: NoteRequest, seed: int) -> str:
-        [generation] = self.engine.generate([self.prompt(request)], self.params(request, seed))
-        return generation.text
-
     async def write_many(self, jobs: Sequence[tuple[NoteRequest, int]]) -> list[Written]:
-        """One variant per `(request, seed)`, generated concurrently (the engine batches them)."""
-        raws = await asyncio.gather(
-            *(anyio.to_thread.run_sync(self._generate_one, request, seed) for request, seed in jobs)
-        )
-        return [self.finish(raw, request) for raw, (request, _) in zip(raws, jobs, strict=True)]
+        """One variant per `(request, seed)`: one `generate_many` call with per-row parameters."""
+        if not jobs:
+            return []
+        prompts = [self.prompt(request) for request, _ in jobs]
+        params = [self.params(request, seed) for request, seed in jobs]
+        generations = await self.engine.generate_many(prompts, params)
+        return [self.finish(g.text, request) for g, (request, _) in zip(generations, jobs, strict=True)]
 
     async def stream(self, request: NoteRequest, seed: int) -> AsyncIterator[str]:
-        """Raw JSON text pieces of one variant as the engine decodes them."""
-        pieces = self.engine.stream(self.prompt(request), self.params(request, seed))
-        done = object()
-        while (piece := await anyio.to_thread.run_sync(next, pieces, done)) is not done:
-            yield piece
+        """Raw JSON text pieces of one variant as the engine decodes them; closing this iterator (or
+        cancelling its task) stops the engine's generation within one decode step."""
+        async with aclosing(self.engine.stream(self.prompt(request), self.params(request, seed))) as pieces:
+            async for piece in pieces:
+                yield piece

@@ -1,4 +1,9 @@
-"""`StaticBatchScheduler`: continuous batching for transformers decoder LMs over a static KV cache.
+"""`StaticBatchScheduler` (experimental): continuous batching for transformers decoder LMs over a static KV cache.
+
+Experimental and off by default (`options.scheduler: static` turns it on). It has to earn its place on a
+GPU: `benchmarks/gpu_copy_serving.py` must show it at >= 2x transformers' own continuous batching
+(`ContinuousBatchingManager`) at 64 concurrent clients, or it goes. On the GPUs that serve production,
+vLLM (in-process `engine: vllm`, or Ray Serve LLM behind `engine: openai`) is the serving path.
 
 Why: `generate()` on a padded batch wastes the GPU on padding and waits for the longest row; transformers'
 own continuous batching was slower than that on the H100 here (see ENVIRONMENT.md). This scheduler keeps
@@ -9,15 +14,19 @@ batch). Every tensor shape comes from a small fixed set - prefill (batch bucket 
 
 Runs the Llama/Qwen2 family (pre-norm decoder layers with q/k/v/o projections, rotary embeddings, GQA)
 with the model's own modules; the forward is re-assembled here only to read and write the static cache
-per slot. Constrained decoding (xgrammar matchers per request) and per-request seeds are supported.
+per slot. Constrained decoding (xgrammar matchers per request) and per-request seeds are supported. A
+cancelled request (a closed stream) frees its slot before the next step.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import contextlib
 import queue
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +35,7 @@ import torch.nn.functional as F
 from transformers.models.llama.modeling_llama import apply_rotary_pos_emb  # same rotary as Qwen2/Mistral
 
 from models.engines.base import Generation, GenerationParams
+from models.engines.sampling import row_generator, sample_rows
 from models.engines.structured import JSON_SCHEMA_KEY
 
 __all__ = ["StaticBatchScheduler", "buckets_up_to"]
@@ -49,11 +59,29 @@ def _bucket(value: int, buckets: Sequence[int]) -> int:
     raise ValueError(f"{value} exceeds the largest bucket {buckets[-1]}")
 
 
+class _LoopSink:
+    """Delivers a request's items to a queue of an asyncio loop (the caller's), from the scheduler thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    def put(self, item: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # the caller's loop has closed: nobody is listening
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+
+    async def get(self) -> Any:
+        item = await self.queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+
 @dataclass
 class _Request:
     ids: list[int]
     params: GenerationParams
-    sink: queue.Queue
+    sink: Any  # queue.Queue or _LoopSink: anything with put()
     stream: bool
     submitted: float = field(default_factory=time.perf_counter)
     slot: int = -1
@@ -66,6 +94,9 @@ class _Request:
     read_offset: int = 0
     hit_stop: bool = False
     sent: int = 0  # characters of `text` already streamed
+    steps: int = 0  # forward passes (prefill or decode) this request took part in
+    steps_at_cancel: int | None = None
+    done: bool = False
 
 
 class StaticBatchScheduler:
@@ -130,9 +161,13 @@ class StaticBatchScheduler:
         self._active: list[_Request | None] = [None] * slots
         self._pending: queue.Queue[_Request] = queue.Queue()
         self._waiting: list[_Request] = []
+        self._cancels: queue.Queue[_Request] = queue.Queue()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._shared_gen = torch.Generator(device=self.device).manual_seed(0)
+        #: Forward passes (prefill and decode) run so far.
+        self.forward_passes = 0
+        #: For recent cancelled requests: forward passes each took part in after its cancellation (at most 1).
+        self.cancelled_steps: collections.deque[int] = collections.deque(maxlen=256)
         self._thread = threading.Thread(target=self._loop, name="static-batch-scheduler", daemon=True)
         self._thread.start()
 
@@ -181,39 +216,75 @@ class StaticBatchScheduler:
 
     # -- public API ---------------------------------------------------------------------------------------
     def submit(
-        self, prompt_ids: list[int], params: GenerationParams, stream: bool = False, on_first_token: Any = None
-    ) -> queue.Queue:
-        """Queue one request; its queue receives text pieces (stream) or one `Generation`, then `_DONE`.
-        `on_first_token()` is called from the scheduler thread when its first token is sampled (TTFT)."""
+        self,
+        prompt_ids: list[int],
+        params: GenerationParams,
+        stream: bool = False,
+        on_first_token: Any = None,
+        sink: Any = None,
+    ) -> _Request:
+        """Queue one request; its `sink` (default a new `queue.Queue`) receives text pieces (stream) or one
+        `Generation`, then `_DONE`. `on_first_token()` is called from the scheduler thread when its first token
+        is sampled (TTFT). The returned handle is what `drain` and `cancel` take."""
         if len(prompt_ids) + params.max_new_tokens > self.max_len:
             raise ValueError(
                 f"prompt ({len(prompt_ids)} tokens) + max_new_tokens ({params.max_new_tokens}) exceeds the "
                 f"scheduler's max_len {self.max_len}; raise options.max_len"
             )
-        request = _Request(list(prompt_ids), params, queue.Queue(), stream, on_first_token=on_first_token)
+        request = _Request(
+            list(prompt_ids), params, sink if sink is not None else queue.Queue(), stream, on_first_token=on_first_token
+        )
         schema = params.extra.get(JSON_SCHEMA_KEY)
         if schema is not None:
             request.matcher = self.grammars.matcher(schema)
-        if params.seed is not None:
-            request.generator = torch.Generator(device=self.device).manual_seed(params.seed)
+        request.generator = row_generator(params.seed)
         self._pending.put(request)
         self._wake.set()
-        return request.sink
+        return request
+
+    def cancel(self, request: _Request) -> None:
+        """Stop a request from any thread: its slot is freed before the next step, then its sink gets `_DONE`."""
+        if request.steps_at_cancel is None and not request.done:
+            request.steps_at_cancel = request.steps
+            self._cancels.put(request)
+            self._wake.set()
 
     @staticmethod
-    def drain(sink: queue.Queue) -> Iterator[Any]:
-        while (item := sink.get()) is not _DONE:
+    def drain(request: _Request) -> Iterator[Any]:
+        """What a request's `queue.Queue` sink receives, until `_DONE` (sync callers)."""
+        while (item := request.sink.get()) is not _DONE:
             if isinstance(item, BaseException):
                 raise item
             yield item
 
-    def generate(self, prompts_ids: Sequence[list[int]], params: GenerationParams) -> list[Generation]:
-        """Rows get `seed + index` so seeded variants differ, as with independent rows of one batch."""
-        sinks = []
-        for index, ids in enumerate(prompts_ids):
-            row = params if params.seed is None else GenerationParams(**{**vars(params), "seed": params.seed + index})
-            sinks.append(self.submit(ids, row))
-        return [next(iter(self.drain(sink))) for sink in sinks]
+    async def stream_async(self, prompt_ids: list[int], params: GenerationParams) -> AsyncIterator[str]:
+        """Text pieces of one request; closing the iterator (or cancelling its task) cancels the request."""
+        request = self.submit(prompt_ids, params, stream=True, sink=_LoopSink())
+        finished = False
+        try:
+            while (item := await request.sink.get()) is not _DONE:
+                yield item
+            finished = True
+        finally:
+            if not finished:
+                self.cancel(request)  # synchronous: holds even where the awaits below are cancelled again
+                while await request.sink.get() is not _DONE:
+                    pass
+
+    async def generate_async(
+        self, prompts_ids: Sequence[list[int]], rows: Sequence[GenerationParams]
+    ) -> list[Generation]:
+        """One `Generation` per prompt with its row's parameters; cancelling the call cancels every row."""
+        requests = [self.submit(ids, row, sink=_LoopSink()) for ids, row in zip(prompts_ids, rows, strict=True)]
+        try:
+            results = []
+            for request in requests:
+                results.append(await request.sink.get())
+                await request.sink.get()  # _DONE
+            return results
+        finally:
+            for request in requests:
+                self.cancel(request)  # a finished request ignores it
 
     def warmup(self) -> None:
         """Run every prefill and decode shape once (compiles them all before traffic arrives)."""
@@ -246,6 +317,7 @@ class StaticBatchScheduler:
                     self._waiting.append(self._pending.get_nowait())
                 except queue.Empty:
                     break
+            self._reap_cancelled()
             try:
                 with torch.inference_mode():
                     self._admit()
@@ -254,12 +326,33 @@ class StaticBatchScheduler:
                         continue
             except Exception as exc:  # noqa: BLE001 - fail every caller, keep serving later requests
                 for request in [r for r in self._active if r] + self._waiting:
+                    request.done = True
                     request.sink.put(exc)
                     request.sink.put(_DONE)
                 self._active = [None] * self.slots
                 self._waiting = []
             self._wake.wait(0.05)
             self._wake.clear()
+
+    def _reap_cancelled(self) -> None:
+        """Drop cancelled requests: waiting ones never start, running ones free their slot now."""
+        while True:
+            try:
+                request = self._cancels.get_nowait()
+            except queue.Empty:
+                return
+            if request.done:
+                continue
+            if request in self._waiting:
+                self._waiting.remove(request)
+            elif 0 <= request.slot < self.slots and self._active[request.slot] is request:
+                self._active[request.slot] = None
+            else:  # still in _pending (cancelled before the loop saw it): next round
+                self._cancels.put(request)
+                return
+            request.done = True
+            self.cancelled_steps.append(request.steps - (request.steps_at_cancel or 0))
+            request.sink.put(_DONE)
 
     def _prefill_rows(self, length: int) -> int:
         """Most prompts of bucket `length` in one prefill: a batch bucket, within the token budget."""
@@ -288,6 +381,7 @@ class StaticBatchScheduler:
                 torch.tensor(spare, device=self.device),
                 torch.tensor(last, device=self.device),
             )
+            self._count(group)
             self._accept(group, logits[: len(group)])
 
     def _step(self) -> None:
@@ -300,7 +394,13 @@ class StaticBatchScheduler:
         ctx = _bucket(int(pos.max()) + 1, self.length_buckets)
         self.shapes.add(("decode", self.slots, ctx))
         logits = self._decode_fn(ids.to(self.device), pos.to(self.device), ctx)
+        self._count(live)
         self._accept(live, logits[torch.tensor([r.slot for r in live], device=self.device)])
+
+    def _count(self, requests: list[_Request]) -> None:
+        self.forward_passes += 1
+        for request in requests:
+            request.steps += 1
 
     def _sample(self, requests: list[_Request], logits: torch.Tensor) -> list[int]:
         constrained = [i for i, r in enumerate(requests) if r.matcher is not None]
@@ -314,21 +414,12 @@ class StaticBatchScheduler:
             target = logits.cpu() if on_cpu else logits
             xgr.apply_token_bitmask_inplace(target, mask.to(target.device), indices=constrained)
             logits = target.to(logits.device) if on_cpu else target
-        temps = torch.tensor([r.params.temperature for r in requests], device=logits.device)
-        greedy = logits.argmax(dim=-1)
-        if bool((temps == 0).all()):
-            return greedy.tolist()
-        probs = torch.softmax(logits / temps.clamp(min=1e-5)[:, None], dim=-1)
-        top_p = torch.tensor([r.params.top_p for r in requests], device=logits.device)
-        if bool((top_p < 1).any()):
-            sorted_probs, order = probs.sort(dim=-1, descending=True)
-            cut = sorted_probs.cumsum(-1) - sorted_probs > top_p[:, None]
-            probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs.masked_fill(cut, 0.0))
-        picked = torch.multinomial(probs, 1, generator=self._shared_gen)[:, 0]
-        for i, request in enumerate(requests):
-            if request.generator is not None and request.params.temperature > 0:
-                picked[i] = torch.multinomial(probs[i], 1, generator=request.generator)[0]
-        return torch.where(temps == 0, greedy, picked).tolist()
+        return sample_rows(
+            logits,
+            [r.params.temperature for r in requests],
+            [r.params.top_p for r in requests],
+            [r.generator for r in requests],
+        ).tolist()
 
     def _detokenize(self, request: _Request) -> str:
         """New text of the last token, decoding only a small window (O(1) per step, not O(length)): the
@@ -382,5 +473,6 @@ class StaticBatchScheduler:
             text = self.tokenizer.decode(tokens, skip_special_tokens=True)
         if not request.stream:
             request.sink.put(Generation(text, len(request.ids), len(tokens), reason))
+        request.done = True
         request.sink.put(_DONE)
         self._active[request.slot] = None

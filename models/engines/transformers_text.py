@@ -1,17 +1,37 @@
-"""Causal LMs through transformers: batched `generate` with left padding, and token streaming."""
+"""Causal LMs through transformers: batched `generate` with left padding, per-row seeds, async streaming.
+
+Each call runs `model.generate` in a worker thread. Rows sample from their own generators (`RowSampler`), so
+a seeded row gives the same text alone or in any batch and nothing holds a process-wide RNG lock. A
+`Cancel` flag checked after every forward pass (`RowStopper`) makes a closed stream or a cancelled call stop
+within one decode step.
+"""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator, Sequence
+import collections
+import itertools
+import json
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import aclosing
 from pathlib import Path
+from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, TextIteratorStreamer
+from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessorList, StoppingCriteriaList
 
-from models.engines.base import ChatMessage, Generation, GenerationParams, TextEngine
+from models.engines.aio import call_in_thread, stream_from_thread
+from models.engines.base import (
+    ChatMessage,
+    Generation,
+    GenerationParams,
+    Prompt,
+    TextEngine,
+    render_chat,
+    row_params,
+)
 from models.engines.device import resolve_device, resolve_dtype
-from models.engines.structured import JSON_SCHEMA_KEY, SchemaGrammars
+from models.engines.sampling import Cancel, PieceStreamer, RowSampler, RowStopper, TextDelta
+from models.engines.structured import JSON_SCHEMA_KEY, SchemaGrammars, schema_key
 from models.spec import ModelSpec
 
 __all__ = ["TransformersTextEngine"]
@@ -21,12 +41,18 @@ class TransformersTextEngine(TextEngine):
     """In-process transformers engine.
 
     Prompts are processed in chunks of `options.max_batch_size` (default 16), left-padded so every row ends
-    at the same position. Sampling with a seed holds a lock because torch's RNG is process-global.
-    `GenerationParams.extra["json_schema"]` constrains the output to a JSON schema (xgrammar).
+    at the same position; rows with different stop strings, schemas or engine options go in separate
+    batches. `GenerationParams.extra["json_schema"]` constrains the output to a JSON schema (xgrammar).
 
-    With `options.scheduler: static` (Llama/Qwen2 family) requests go through `StaticBatchScheduler` instead:
-    continuous batching over a static KV cache with bucketed shapes (`slots`, `max_len`, `compile`,
-    `compile_backend`, `warmup`) - the serving path for many concurrent callers.
+    Experimental: `options.scheduler: static` (Llama/Qwen2 family) sends requests through
+    `StaticBatchScheduler` instead (continuous batching over a static KV cache with bucketed shapes:
+    `slots`, `max_len`, `compile`, `compile_backend`, `warmup`). It is off by default and stays experimental
+    until `benchmarks/gpu_copy_serving.py` shows it at >= 2x transformers' own continuous batching on a GPU.
+
+    Attributes:
+        forward_passes: Model forward passes run so far (all calls together).
+        cancelled_steps: For recent cancelled generations, the forward passes each ran after its cancellation
+            (the contract is at most 1).
     """
 
     engine_name = "transformers"
@@ -40,8 +66,13 @@ class TransformersTextEngine(TextEngine):
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(weights, dtype=self.dtype).to(self.device).eval()
-        self._rng_lock = threading.Lock()
+        self.forward_passes = 0
+        self.model.register_forward_pre_hook(self._count_forward)
+        self.cancelled_steps: collections.deque[int] = collections.deque(maxlen=256)
+        self._names = itertools.count()
         self._grammars: SchemaGrammars | None = None
+        eos = self.model.generation_config.eos_token_id
+        self.eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
         self.scheduler = None
         if spec.options.get("scheduler") == "static":
             from models.engines.transformers_batching import StaticBatchScheduler
@@ -58,6 +89,9 @@ class TransformersTextEngine(TextEngine):
             if spec.options.get("warmup", bool(spec.options.get("compile", False))):
                 self.scheduler.warmup()
 
+    def _count_forward(self, module: Any, args: Any) -> None:
+        self.forward_passes += 1
+
     @property
     def grammars(self) -> SchemaGrammars:
         """Schema compiler for this tokenizer, built on the first constrained request."""
@@ -66,66 +100,130 @@ class TransformersTextEngine(TextEngine):
         return self._grammars
 
     def format_chat(self, messages: Sequence[ChatMessage]) -> str:
-        if self.tokenizer.chat_template:
-            return self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
-        # Base models without a chat template: a plain role-prefixed transcript ending at the assistant turn.
-        lines = [f"{m['role']}: {m['content']}" for m in messages]
-        return "\n".join([*lines, "assistant:"])
-
-    def _generate_kwargs(self, params: GenerationParams) -> dict:
-        kwargs = {
-            "max_new_tokens": params.max_new_tokens,
-            "pad_token_id": self.tokenizer.pad_token_id,
-            "do_sample": params.temperature > 0,
-        }
-        if params.temperature > 0:
-            kwargs.update(temperature=params.temperature, top_p=params.top_p)
-        if params.stop:
-            kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
-        extra = dict(params.extra)
-        schema = extra.pop(JSON_SCHEMA_KEY, None)
-        if schema is not None:
-            processors = list(extra.pop("logits_processor", None) or [])
-            kwargs["logits_processor"] = [*processors, self.grammars.logits_processor(schema)]
-        kwargs.update(extra)
-        return kwargs
-
-    def _ids(self, prompt: str) -> list[int]:
-        return self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        """The prompt text the model sees for chat messages (its own chat template)."""
+        return render_chat(self.tokenizer, list(messages))
 
     def close(self) -> None:
         if self.scheduler is not None:
             self.scheduler.close()
 
-    def _encode(self, prompts: Sequence[str]) -> dict[str, torch.Tensor]:
-        batch = self.tokenizer(list(prompts), return_tensors="pt", padding=True, add_special_tokens=False)
-        return {k: v.to(self.device) for k, v in batch.items()}
+    # -- TextEngine ---------------------------------------------------------------------------------------
+    async def generate_many(
+        self, prompts: Sequence[Prompt], params: GenerationParams | Sequence[GenerationParams] | None = None
+    ) -> list[Generation]:
+        rows = row_params(prompts, params)
+        texts = [render_chat(self.tokenizer, p) for p in prompts]
+        if self.scheduler is not None:
+            return await self.scheduler.generate_async([self._ids(t) for t in texts], rows)
+        cancel = Cancel()
+        return await call_in_thread(
+            lambda: self._until_done(cancel, self._generate_rows, texts, rows, cancel),
+            cancel.set,
+            f"generate-{self.model_name}",
+        )
+
+    async def stream(self, prompt: Prompt, params: GenerationParams | None = None) -> AsyncIterator[str]:
+        params = params or GenerationParams()
+        text = render_chat(self.tokenizer, prompt)
+        if self.scheduler is not None:
+            async with aclosing(self.scheduler.stream_async(self._ids(text), params)) as pieces:
+                async for piece in pieces:
+                    yield piece
+            return
+        cancel = Cancel()
+
+        def work(emit: Callable[[str], None]) -> None:
+            streamer = PieceStreamer(TextDelta(self.tokenizer, params.stop, self._skip_ids), emit)
+            self._until_done(cancel, self._run_batch, [text], [params], cancel, streamer)
+
+        async with aclosing(stream_from_thread(work, cancel.set, f"stream-{self.model_name}")) as pieces:
+            async for piece in pieces:
+                yield piece
+
+    # -- generation (worker threads) -----------------------------------------------------------------------
+    @property
+    def _skip_ids(self) -> set[int]:
+        return self.eos_ids | {self.tokenizer.pad_token_id}
+
+    def _ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    @staticmethod
+    def _batch_key(params: GenerationParams) -> str:
+        """Rows that can share one `generate` call: same stop strings, schema and engine options."""
+        extra = {k: v for k, v in params.extra.items() if k != JSON_SCHEMA_KEY}
+        schema = params.extra.get(JSON_SCHEMA_KEY)
+        return json.dumps(
+            [list(params.stop), schema_key(schema) if schema is not None else None, sorted(extra.items(), key=str)],
+            default=repr,
+        )
+
+    def _until_done(self, cancel: Cancel, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run one call's generation; afterwards a cancel changes nothing, and a cancellation is recorded."""
+        try:
+            return fn(*args)
+        finally:
+            cancel.finished = True
+            if cancel.steps_after_cancel is not None:
+                self.cancelled_steps.append(cancel.steps_after_cancel)
+
+    def _generate_rows(self, texts: list[str], rows: list[GenerationParams], cancel: Cancel) -> list[Generation]:
+        results: list[Generation | None] = [None] * len(texts)
+        groups: dict[str, list[int]] = {}
+        for index, row in enumerate(rows):
+            groups.setdefault(self._batch_key(row), []).append(index)
+        for indices in groups.values():
+            for start in range(0, len(indices), self.max_batch_size):
+                chunk = indices[start : start + self.max_batch_size]
+                if cancel.is_set():
+                    break
+                outputs = self._run_batch([texts[i] for i in chunk], [rows[i] for i in chunk], cancel)
+                for i, generation in zip(chunk, outputs, strict=True):
+                    results[i] = generation
+        if cancel.is_set():
+            raise RuntimeError("generation was cancelled")  # the caller has already raised CancelledError
+        return results  # type: ignore[return-value]
 
     @torch.inference_mode()
-    def generate(self, prompts: Sequence[str], params: GenerationParams | None = None) -> list[Generation]:
-        params = params or GenerationParams()
-        if self.scheduler is not None:
-            return self.scheduler.generate([self._ids(p) for p in prompts], params)
-        results: list[Generation] = []
-        for start in range(0, len(prompts), self.max_batch_size):
-            chunk = prompts[start : start + self.max_batch_size]
-            batch = self._encode(chunk)
-            with self._rng_lock:
-                if params.seed is not None:
-                    torch.manual_seed(params.seed)
-                out = self.model.generate(**batch, **self._generate_kwargs(params))
-            prompt_len = batch["input_ids"].shape[1]
-            prompt_counts = batch["attention_mask"].sum(dim=1).tolist()
-            for row, n_prompt in zip(out[:, prompt_len:], prompt_counts, strict=True):
-                results.append(self._to_generation(row, int(n_prompt), params))
-        return results
+    def _run_batch(
+        self,
+        texts: list[str],
+        rows: list[GenerationParams],
+        cancel: Cancel,
+        streamer: PieceStreamer | None = None,
+    ) -> list[Generation]:
+        """One left-padded `generate` call; every row with its own limit, seed, sampling and grammar."""
+        batch = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        batch = {k: v.to(self.device) for k, v in batch.items()}
+        prompt_len = batch["input_ids"].shape[1]
+        extra = dict(rows[0].extra)
+        schema = extra.pop(JSON_SCHEMA_KEY, None)
+        matchers = [self.grammars.matcher(schema) for _ in rows] if schema is not None else None
+        processors = [*(extra.pop("logits_processor", None) or []), RowSampler(rows, matchers)]
+        stopper = RowStopper(prompt_len, [r.max_new_tokens for r in rows], cancel)
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": max(r.max_new_tokens for r in rows),
+            "do_sample": False,  # RowSampler has sampled already: greedy decoding takes its token
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "logits_processor": LogitsProcessorList(processors),
+            "stopping_criteria": StoppingCriteriaList([stopper]),
+            "streamer": streamer,
+        }
+        if rows[0].stop:
+            kwargs.update(stop_strings=list(rows[0].stop), tokenizer=self.tokenizer)
+        kwargs.update(extra)
+        out = self.model.generate(**batch, **kwargs)
+        prompt_counts = batch["attention_mask"].sum(dim=1).tolist()
+        return [
+            self._to_generation(tokens, int(n_prompt), row)
+            for tokens, n_prompt, row in zip(out[:, prompt_len:], prompt_counts, rows, strict=True)
+        ]
 
     def _to_generation(self, tokens: torch.Tensor, n_prompt: int, params: GenerationParams) -> Generation:
-        ids = tokens.tolist()
-        eos = self.model.generation_config.eos_token_id
-        eos_ids = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.pad_token_id}
+        ids = tokens.tolist()[: params.max_new_tokens]
+        skip = self._skip_ids
         n = len(ids)
-        while n and ids[n - 1] in eos_ids:
+        while n and ids[n - 1] in skip:
             n -= 1
         text = self.tokenizer.decode(ids[:n], skip_special_tokens=True)
         finish = "stop" if n < len(ids) or n < params.max_new_tokens else "length"
@@ -133,30 +231,3 @@ class TransformersTextEngine(TextEngine):
             if stop in text:
                 text, finish = text[: text.index(stop)], "stop"
         return Generation(text=text, prompt_tokens=n_prompt, completion_tokens=n, finish_reason=finish)
-
-    def stream(self, prompt: str, params: GenerationParams | None = None) -> Iterator[str]:
-        params = params or GenerationParams()
-        if self.scheduler is not None:
-            yield from self.scheduler.drain(self.scheduler.submit(self._ids(prompt), params, stream=True))
-            return
-        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
-        batch = self._encode([prompt])
-        kwargs = {**batch, **self._generate_kwargs(params), "streamer": streamer}
-        errors: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                with torch.inference_mode(), self._rng_lock:
-                    if params.seed is not None:
-                        torch.manual_seed(params.seed)
-                    self.model.generate(**kwargs)
-            except BaseException as exc:  # re-raised in the consumer thread below
-                errors.append(exc)
-                streamer.end()
-
-        worker = threading.Thread(target=run, name=f"stream-{self.model_name}", daemon=True)
-        worker.start()
-        yield from (piece for piece in streamer if piece)
-        worker.join()
-        if errors:
-            raise errors[0]

@@ -8,19 +8,22 @@ the model's task; calling a method of another family is a clear error, not a gue
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
+from dataclasses import asdict
 from typing import Any
 
 from ray import serve
 
 from models.engines.base import (
-    ChatMessage,
     ClassifierEngine,
     DiffusionEngine,
     Generation,
     GenerationParams,
+    Prompt,
     Seq2SeqEngine,
     TextEngine,
+    row_params,
 )
 from models.spec import ModelSpec
 from serving.services import build_services
@@ -50,13 +53,33 @@ class ModelHost:
             raise TypeError(f"model {self.spec.name!r} is a {self.spec.task.value} model, not a {family.__name__}")
         return self.engine
 
-    def generate(self, prompts: list[str], params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    async def generate(
+        self, prompts: list[Prompt], params: dict[str, Any] | list[dict[str, Any]] | None = None
+    ) -> list[dict[str, Any]]:
+        """Complete every prompt (text or chat messages); `params` is one dict of `GenerationParams` fields for
+        all rows or one per row."""
         engine: TextEngine = self._expect(TextEngine)
-        results = engine.generate(prompts, GenerationParams(**(params or {})))
-        return [vars(r) for r in results]
+        if isinstance(params, list):
+            rows: Any = [GenerationParams(**p) for p in params]
+        else:
+            rows = GenerationParams(**(params or {}))
+        return [asdict(g) for g in await engine.generate_many(prompts, rows)]
 
-    def format_chat(self, messages: list[dict[str, str]]) -> str:
-        return self._expect(TextEngine).format_chat(messages)
+    async def stream(self, prompt: Prompt, params: dict[str, Any] | None = None) -> AsyncIterator[str]:
+        """Text pieces of one completion (call through a streaming handle); a caller that cancels stops it."""
+        engine: TextEngine = self._expect(TextEngine)
+        async with aclosing(engine.stream(prompt, GenerationParams(**(params or {})))) as pieces:
+            async for piece in pieces:
+                yield piece
+
+    def engine_stats(self) -> dict[str, Any]:
+        """Counters of the hosted engine where it keeps them (forward passes, steps run after cancellations)."""
+        stats: dict[str, Any] = {}
+        for name in ("forward_passes", "cancelled_steps"):
+            value = getattr(self.engine, name, None)
+            if value is not None:
+                stats[name] = list(value) if not isinstance(value, int) else value
+        return stats
 
     def seq2seq(self, texts: list[str], max_new_tokens: int = 256, num_beams: int = 1) -> list[str]:
         engine: Seq2SeqEngine = self._expect(Seq2SeqEngine)
@@ -82,9 +105,10 @@ class ModelHost:
 class HostedTextEngine(TextEngine):
     """A `TextEngine` over a `ModelHost` deployment handle (the model sits on its own GPU replica).
 
-    Calls block on the handle, so they must come from a worker thread (the copy service calls engines from
-    threads). `ModelHost` has no token stream: `stream` yields the whole completion as one piece. For LLMs
-    on GPUs prefer Ray Serve LLM (an OpenAI-compatible app, see `serving/configs/gpu.yaml`).
+    Async like every text engine: `generate_many` awaits one `ModelHost.generate` call (rows keep their own
+    parameters), `stream` iterates a Serve streaming handle (`ModelHost.stream`). Closing the stream cancels
+    the Serve request, which cancels the replica's generator and so the engine's generation. For LLMs on GPUs
+    prefer Ray Serve LLM (an OpenAI-compatible app; `engine: openai`, see `serving/configs/gpu.yaml`).
     """
 
     def __init__(self, spec: ModelSpec, handle: Any) -> None:
@@ -92,12 +116,25 @@ class HostedTextEngine(TextEngine):
         self._handle = handle
         self.engine_name = handle.info.remote().result()["engine"]
 
-    def format_chat(self, messages: Sequence[ChatMessage]) -> str:
-        return self._handle.format_chat.remote(list(messages)).result()
+    @staticmethod
+    def _wire(prompt: Prompt) -> Prompt:
+        return prompt if isinstance(prompt, str) else [dict(m) for m in prompt]
 
-    def generate(self, prompts: Sequence[str], params: GenerationParams | None = None) -> list[Generation]:
-        fields = vars(params or GenerationParams())
-        return [Generation(**g) for g in self._handle.generate.remote(list(prompts), fields).result()]
+    async def generate_many(
+        self, prompts: Sequence[Prompt], params: GenerationParams | Sequence[GenerationParams] | None = None
+    ) -> list[Generation]:
+        rows = [asdict(p) for p in row_params(prompts, params)]
+        results = await self._handle.generate.remote([self._wire(p) for p in prompts], rows)
+        return [Generation(**g) for g in results]
 
-    def stream(self, prompt: str, params: GenerationParams | None = None) -> Iterator[str]:
-        yield self.generate([prompt], params)[0].text
+    async def stream(self, prompt: Prompt, params: GenerationParams | None = None) -> AsyncIterator[str]:
+        fields = asdict(params or GenerationParams())
+        responses = self._handle.options(stream=True).stream.remote(self._wire(prompt), fields)
+        finished = False
+        try:
+            async for piece in responses:
+                yield piece
+            finished = True
+        finally:
+            if not finished:
+                responses.cancel()

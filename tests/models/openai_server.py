@@ -1,8 +1,10 @@
 """A small OpenAI-compatible server for tests: chat/completions over a real `TextEngine` (tiny Qwen2).
 
 It speaks the parts of the API our `OpenAITextEngine` uses (chat and text completions, SSE streaming,
-`response_format: json_schema`, bearer keys), the way `vllm serve` and SGLang do. It runs in uvicorn on
-127.0.0.1 in a background thread: the client under test goes through real HTTP.
+`response_format: json_schema`, `seed`, vLLM's `ignore_eos`, bearer keys), the way `vllm serve` and SGLang do.
+Like `vllm serve`, it stops generating when a streaming client disconnects (Starlette cancels the response,
+which closes the engine's stream). It runs in uvicorn on 127.0.0.1 (a free port) in a background thread: the
+client under test goes through real HTTP.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 import uvicorn
@@ -32,8 +35,11 @@ def build_app(engine: TextEngine, served_name: str, api_key: str | None) -> Fast
         fmt = body.get("response_format") or {}
         if fmt.get("type") == "json_schema":
             extra["json_schema"] = fmt["json_schema"]["schema"]
+        max_tokens = int(body.get("max_tokens", 128))
+        if body.get("ignore_eos"):
+            extra["min_new_tokens"] = max_tokens  # transformers' way of generating past the end-of-sequence token
         return GenerationParams(
-            max_new_tokens=int(body.get("max_tokens", 128)),
+            max_new_tokens=max_tokens,
             temperature=float(body.get("temperature", 1.0)),
             top_p=float(body.get("top_p", 1.0)),
             seed=body.get("seed"),
@@ -47,20 +53,21 @@ def build_app(engine: TextEngine, served_name: str, api_key: str | None) -> Fast
         if body.get("model") != served_name:
             raise HTTPException(404, f"model {body.get('model')!r} is not served here")
 
-    def sse(chunks: Iterator[str], chat: bool) -> Iterator[str]:
-        for piece in chunks:
-            choice = {"index": 0, "delta": {"content": piece}} if chat else {"index": 0, "text": piece}
-            yield f"data: {json.dumps({'choices': [choice]})}\n\n"
+    async def sse(chunks: AsyncIterator[str], chat: bool) -> AsyncIterator[str]:
+        async with aclosing(chunks):
+            async for piece in chunks:
+                choice = {"index": 0, "delta": {"content": piece}} if chat else {"index": 0, "text": piece}
+                yield f"data: {json.dumps({'choices': [choice]})}\n\n"
         yield "data: [DONE]\n\n"
 
     async def complete(request: Request, authorization: str | None, chat: bool):
         body = await request.json()
         app.state.requests.append(body)
         check(body, authorization)
-        prompt = engine.format_chat(body["messages"]) if chat else body["prompt"]
+        prompt = body["messages"] if chat else body["prompt"]
         if body.get("stream"):
             return StreamingResponse(sse(engine.stream(prompt, params(body)), chat), media_type="text/event-stream")
-        [out] = engine.generate([prompt], params(body))
+        out = await engine.generate(prompt, params(body))
         choice: dict[str, Any] = {"index": 0, "finish_reason": out.finish_reason}
         choice.update({"message": {"role": "assistant", "content": out.text}} if chat else {"text": out.text})
         usage = {"prompt_tokens": out.prompt_tokens, "completion_tokens": out.completion_tokens}

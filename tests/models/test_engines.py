@@ -2,49 +2,165 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
 from models import EngineCache, ModelRegistry, load_engine
 from models.check import check_spec
 from models.engines import ClassifierEngine, DiffusionEngine, GenerationParams, Seq2SeqEngine, TextEngine
 
+MESSAGES = [{"role": "user", "content": "写一条口红笔记"}]
+
 
 @pytest.fixture(scope="module")
 def text_engine(tiny_models):
-    return load_engine(tiny_models["text"])
+    engine = load_engine(tiny_models["text"])
+    yield engine
+    engine.close()
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def collect(stream) -> list[str]:
+    return [piece async for piece in stream]
 
 
 def test_text_engine_batched_generate_is_seeded_and_counts_tokens(text_engine):
     assert isinstance(text_engine, TextEngine)
     assert text_engine.engine_name == "transformers" and text_engine.model_name == "tiny-qwen2"
-    prompts = [text_engine.format_chat([{"role": "user", "content": "写一条口红笔记"}]), "hello"]
+    prompts = [MESSAGES, "hello"]
     params = GenerationParams(max_new_tokens=6, temperature=0.8, seed=7)
-    first = text_engine.generate(prompts, params)
-    again = text_engine.generate(prompts, params)
+    first = run(text_engine.generate_many(prompts, params))
+    again = run(text_engine.generate_many(prompts, params))
     assert [g.text for g in first] == [g.text for g in again]
     assert first[0].prompt_tokens > first[1].prompt_tokens  # left padding is not counted
     assert all(1 <= g.completion_tokens <= 6 and g.finish_reason in {"stop", "length"} for g in first)
+
+
+def test_each_row_reproduces_alone_with_its_seed(text_engine):
+    """Per-row params: every row samples from its own generator, so its text does not depend on the batch."""
+    rows = [GenerationParams(max_new_tokens=10, temperature=1.0, seed=s) for s in (11, 12, 13)]
+    batch = run(text_engine.generate_many([MESSAGES, "hello there", MESSAGES], rows))
+    alone = run(text_engine.generate(MESSAGES, rows[2]))
+    other_batch = run(text_engine.generate_many(["价格", MESSAGES], [rows[0], rows[2]]))
+    assert alone.text == batch[2].text == other_batch[1].text
+    assert batch[0].text != batch[2].text  # same prompt, other seed
+    # one params object for many prompts: row i samples with seed + i
+    shared = run(text_engine.generate_many([MESSAGES, MESSAGES], GenerationParams(max_new_tokens=10, seed=12)))
+    assert shared[1].text == run(text_engine.generate(MESSAGES, GenerationParams(max_new_tokens=10, seed=13))).text
+
+
+def test_rows_keep_their_own_token_limits(text_engine):
+    rows = [GenerationParams(max_new_tokens=n, temperature=0, extra={"min_new_tokens": n}) for n in (3, 9)]
+    short, long = run(text_engine.generate_many(["hi", "hi"], rows))
+    assert (short.completion_tokens, long.completion_tokens) == (3, 9)
+    assert short.finish_reason == long.finish_reason == "length"
 
 
 def test_batching_matches_one_at_a_time(text_engine):
     """Left padding must not change greedy output."""
     prompts = ["这款口红颜色超级显白", "hi"]
     params = GenerationParams(max_new_tokens=5, temperature=0)
-    batched = [g.text for g in text_engine.generate(prompts, params)]
-    single = [text_engine.generate([p], params)[0].text for p in prompts]
+    batched = [g.text for g in run(text_engine.generate_many(prompts, params))]
+    single = [run(text_engine.generate(p, params)).text for p in prompts]
     assert batched == single
 
 
 def test_stream_yields_the_same_text_as_generate(text_engine):
-    params = GenerationParams(max_new_tokens=6, temperature=0)
-    pieces = list(text_engine.stream("夏天必备的防晒霜", params))
+    params = GenerationParams(max_new_tokens=12, temperature=0.9, seed=4)
+    pieces = run(collect(text_engine.stream("夏天必备的防晒霜", params)))
     assert pieces
-    assert "".join(pieces) == text_engine.generate(["夏天必备的防晒霜"], params)[0].text
+    assert "".join(pieces) == run(text_engine.generate("夏天必备的防晒霜", params)).text
+    assert "".join(text_engine.stream_sync("夏天必备的防晒霜", params)) == "".join(pieces)
+
+
+def test_stream_cuts_at_stop_strings_like_generate(text_engine):
+    params = GenerationParams(max_new_tokens=24, temperature=0)
+    full = text_engine.generate_sync("夏天必备的防晒霜", params).text
+    stop = full[len(full) // 2 : len(full) // 2 + 2]
+    cut = GenerationParams(max_new_tokens=24, temperature=0, stop=[stop])
+    expected = text_engine.generate_sync("夏天必备的防晒霜", cut)
+    assert expected.text == full[: full.index(stop)] and expected.finish_reason == "stop"
+    assert "".join(text_engine.stream_sync("夏天必备的防晒霜", cut)) == expected.text
+
+
+LONG = GenerationParams(max_new_tokens=1500, temperature=0.8, seed=1, extra={"min_new_tokens": 1500})
+
+
+def test_closing_a_stream_stops_generation_within_one_forward_pass(text_engine):
+    async def first_piece_then_close() -> tuple[int, int]:
+        stream = text_engine.stream(MESSAGES, LONG)
+        await anext(stream)
+        at_close = text_engine.forward_passes
+        await stream.aclose()  # returns once the worker has stopped
+        return at_close, text_engine.forward_passes
+
+    before = text_engine.forward_passes
+    at_close, after = run(first_piece_then_close())
+    assert after - at_close <= 1, f"{after - at_close} forward passes after the stream was closed"
+    assert after - before < 200  # stopped early, nowhere near 1,500 tokens
+    assert text_engine.cancelled_steps[-1] <= 1
+    time.sleep(0.2)
+    assert text_engine.forward_passes == after  # and nothing runs on in the background
+
+
+def test_cancelling_the_consumer_task_stops_generation(text_engine):
+    async def cancel_consumer() -> tuple[int, int]:
+        started = asyncio.Event()
+
+        async def consume() -> None:
+            async for _ in text_engine.stream(MESSAGES, LONG):
+                started.set()
+
+        task = asyncio.create_task(consume())
+        await started.wait()
+        at_cancel = text_engine.forward_passes
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return at_cancel, text_engine.forward_passes
+
+    at_cancel, after = run(cancel_consumer())
+    assert after - at_cancel <= 1 and text_engine.cancelled_steps[-1] <= 1
+
+
+def test_cancelling_generate_many_stops_every_row(text_engine):
+    async def cancel_batch() -> tuple[int, int]:
+        before = text_engine.forward_passes
+        task = asyncio.create_task(text_engine.generate_many([MESSAGES, "hi"], LONG))
+        while text_engine.forward_passes < before + 5:
+            await asyncio.sleep(0.005)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return before, text_engine.forward_passes
+
+    before, after = run(cancel_batch())
+    assert after - before < 200 and text_engine.cancelled_steps[-1] <= 1
+
+
+def test_sync_stream_closed_early_stops_generation(text_engine):
+    pieces = text_engine.stream_sync(MESSAGES, LONG)
+    next(pieces)
+    pieces.close()
+    assert text_engine.cancelled_steps[-1] <= 1
+    with pytest.raises(RuntimeError, match="running event loop"):
+
+        async def misuse() -> None:
+            text_engine.generate_sync("hi")
+
+        run(misuse())
 
 
 def test_chat_template_comes_from_the_checkpoint(text_engine):
     prompt = text_engine.format_chat([{"role": "system", "content": "s"}, {"role": "user", "content": "u"}])
     assert prompt.endswith("<|im_start|>assistant\n") and "<|im_start|>system\ns<|im_end|>" in prompt
+    with pytest.raises(ValueError, match="chat messages"):
+        run(text_engine.generate([{"text": "no role"}]))
 
 
 def test_generation_params_are_validated():
