@@ -70,17 +70,22 @@ class TokenBuckets:
 
     def take(self, key: str, now: float | None = None) -> int:
         """Take one token for `key`; returns 0 when allowed, else the seconds to wait before retrying."""
+        granted, retry = self.take_up_to(key, 1, now)
+        return 0 if granted else retry
+
+    def take_up_to(self, key: str, want: int, now: float | None = None) -> tuple[int, int]:
+        """Take up to `want` whole tokens; returns (granted, seconds until one token is back when none was)."""
         if self.per_minute <= 0:
-            return 0
+            return want, 0
         rate = self.per_minute / 60.0
         now = time.monotonic() if now is None else now
         tokens, last = self._buckets.get(key, (float(self.per_minute), now))
         tokens = min(float(self.per_minute), tokens + (now - last) * rate)
-        if tokens < 1.0:
-            self._buckets[key] = (tokens, now)
-            return max(1, int((1.0 - tokens) / rate + 0.999))
-        self._buckets[key] = (tokens - 1.0, now)
-        return 0
+        granted = min(want, int(tokens))
+        self._buckets[key] = (tokens - granted, now)
+        if granted:
+            return granted, 0
+        return 0, max(1, int((1.0 - tokens) / rate + 0.999))
 
 
 def rate_limited(per_minute: int, retry_after: int) -> ApiError:
