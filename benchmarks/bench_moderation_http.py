@@ -42,7 +42,7 @@ from serving.settings import Settings
 runtime = Runtime(Settings(data_dir=sys.argv[2], api_keys=sys.argv[3] + ":platform", rate_limit_per_minute=0,
                            studio=False))
 runtime.start()
-runtime.moderation.backend.moderator()  # train / load before the first request
+runtime.services.moderator  # train / load before the first request
 uvicorn.run(create_api(runtime), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 """
 
@@ -155,6 +155,7 @@ def main() -> None:
     parser.add_argument("--rates", default="50,100,150", help="offered requests/s to sweep")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--slo-ms", type=float, default=50)
+    parser.add_argument("--kinds", default="plain,ray,ray-2,ray-deployment", help="servers to measure")
     args = parser.parse_args()
     rows = [json.loads(line) for line in (ROOT / "moderation/data/listings.jsonl").read_text("utf-8").splitlines()]
     random.seed(0)
@@ -178,6 +179,7 @@ def main() -> None:
         ("ray-2", "Note Studio on Ray Serve (moderation in the ingress, 2 ingress replicas)"),
         ("ray-deployment", "Note Studio on Ray Serve (Moderation deployment, @serve.batch)"),
     )
+    kinds = tuple((kind, name) for kind, name in kinds if kind in args.kinds.split(","))
     for kind, name in kinds:
         with tempfile.TemporaryDirectory() as data_dir:
             process, url = start_server(kind, data_dir)
@@ -204,8 +206,10 @@ def main() -> None:
                 )
             finally:
                 stop_server(process)
+    if "plain" not in summary:
+        return
     base_first, base_best = summary["plain"]
-    for kind in ("ray", "ray-2", "ray-deployment"):
+    for kind in [k for k in ("ray", "ray-2", "ray-deployment") if k in summary]:
         first, best = summary[kind]
         ratio = f"{best / base_best:.2f}x" if base_best else "n/a (baseline sustained no rate)"
         print(

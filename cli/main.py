@@ -8,7 +8,7 @@ from cli import copy_cmd, db_cmd, models_cmd, moderation_cmd, serve_cmd, tryon_c
 
 app = typer.Typer(
     name="notestudio",
-    help="Note Studio: notes that sell — copy, covers, videos, translation, moderation and AR try-on.",
+    help="Note Studio: notes that sell — note copy, moderation and AR try-on, served over HTTP and in a studio.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )

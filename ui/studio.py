@@ -33,7 +33,7 @@ def _prefill_key(settings: Settings) -> str:
 
 def build_studio(api_url: str, settings: Settings) -> gr.Blocks:
     with gr.Blocks(title="Note Studio") as studio:
-        gr.Markdown("# Note Studio\nNotes that sell — copy, covers, videos, moderation and AR try-on.")
+        gr.Markdown("# Note Studio\nNotes that sell — note copy and AR try-on (moderation is in the API).")
         key = gr.Textbox(label="API key", type="password", value=_prefill_key(settings))
         for title, render in TABS:
             with gr.Tab(title):

@@ -58,6 +58,7 @@ def test_batched_deployments_on_a_real_ray_cluster(tiny_registry_file, tmp_path,
 
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
     try:
+        serve.start(http_options={"host": "127.0.0.1", "port": _free_port()})  # never a fixed port
         bert = serve.run(
             ModelHost.options(name="bert-host", ray_actor_options={"num_cpus": 0}).bind(
                 "tiny-bert", {"models": str(tiny_registry_file)}
@@ -97,7 +98,10 @@ def test_batched_deployments_on_a_real_ray_cluster(tiny_registry_file, tmp_path,
 def test_dev_mode_generates_a_key_and_production_refuses_without_one(tmp_path):
     base = {"data_dir": str(tmp_path), "studio": False}
     app = build_app(base)  # dev mode: a fresh key is generated and bound into the ingress
-    assert app is not None
+    ingress = app._bound_deployment
+    settings = ingress.init_args[0]
+    assert ingress.name == "Ingress" and settings["dev_key"].startswith("ns-") and len(settings["dev_key"]) > 20
+    assert build_app(base)._bound_deployment.init_args[0]["dev_key"] != settings["dev_key"]  # fresh each launch
     with pytest.raises(ValueError, match="no API keys configured"):
         build_app({**base, "dev_mode": False})
 
@@ -134,4 +138,27 @@ def test_serve_config_files_build(tmp_path):
             "api_keys": f"{ADMIN_KEY}:admin",
         }
         args["deployments"] = [d for d in args.get("deployments", []) if d["name"] in ("Ingress", "Moderation")]
-        assert build_app(args) is not None, path
+        names = _deployment_names(build_app(args))
+        assert {"Ingress", "TryOnSessions", "SharedState"} <= names, (path, names)
+        expected = {d["name"] for d in args["deployments"]}
+        assert expected <= names, (path, expected - names)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _deployment_names(app) -> set[str]:
+    """Every deployment bound into an application (the ingress and what it was bound with)."""
+    names, pending = set(), [app._bound_deployment]
+    while pending:
+        deployment = pending.pop()
+        names.add(deployment.name)
+        for arg in [*deployment.init_args, *deployment.init_kwargs.values()]:
+            values = arg.values() if isinstance(arg, dict) else [arg]
+            pending += [v._bound_deployment for v in values if hasattr(v, "_bound_deployment")]
+    return names
