@@ -28,10 +28,11 @@ def _free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, tmp_path) -> None:
+    def __init__(self, tmp_path, env: dict[str, str] | None = None) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "NOTESTUDIO_DATA_DIR": str(tmp_path / "var"), "PYTHONUNBUFFERED": "1"}
+        self.data_dir = tmp_path / "var"
+        env = {**os.environ, "NOTESTUDIO_DATA_DIR": str(self.data_dir), "PYTHONUNBUFFERED": "1", **(env or {})}
         env.pop("NOTESTUDIO_API_KEYS", None)  # dev mode: the server must generate and print a key
         self.process = subprocess.Popen(
             [sys.executable, "-m", "cli.main", "serve", "--port", str(self.port)],
@@ -137,6 +138,42 @@ def test_studio_in_a_real_browser(server, tmp_path):
         expect(page.locator(":text('hf download'):visible").first).to_be_visible()
         page.screenshot(path=str(tmp_path / "studio.png"), full_page=True)
         browser.close()
+
+
+def test_a_second_server_runs_beside_and_ctrl_c_requeues_its_running_job(server, tmp_path, tiny_models):
+    """Two `notestudio serve` on one machine; Ctrl-C stops the second within 10 s, its running job requeued
+    (not lost, not counted as an attempt), and the first one never notices."""
+    import yaml
+
+    from serving.jobs import JobState, JobStore
+
+    registry = tmp_path / "models.yaml"
+    registry.write_text(yaml.safe_dump({"models": [tiny_models["text"].model_dump(mode="json")]}))
+    env = {"NOTESTUDIO_MODELS": str(registry), "NOTESTUDIO_COPY_MODEL": tiny_models["text"].name}
+    second = LiveServer(tmp_path, env)
+    try:
+        assert httpx.get(f"{second.url}/health", timeout=10).status_code == 200
+        assert httpx.get(f"{server.url}/health", timeout=10).status_code == 200
+        headers = {"Authorization": f"Bearer {second.key}"}
+        products = [{"product": f"防晒霜 {i}", "category": "防晒", "length": "short"} for i in range(40)]
+        job = httpx.post(
+            f"{second.url}/v1/copy/notes/batch", json={"products": products}, headers=headers, timeout=30
+        ).json()
+        deadline = time.monotonic() + 120
+        while httpx.get(f"{second.url}/v1/jobs/{job['id']}", headers=headers, timeout=10).json()["state"] != "running":
+            assert time.monotonic() < deadline, "the batch job never started"
+            time.sleep(0.2)
+    finally:
+        started = time.monotonic()
+        code = second.stop(timeout=60)
+        stopped_in = time.monotonic() - started
+    assert code == 0, "".join(second.lines[-30:])
+    assert stopped_in <= 10, f"Ctrl-C took {stopped_in:.1f} s"
+    store = JobStore(f"sqlite:///{second.data_dir / 'notestudio.db'}")
+    requeued = store.get(job["id"])
+    store.close()
+    assert requeued.state == JobState.QUEUED and requeued.attempts == 0, requeued
+    assert httpx.get(f"{server.url}/health", timeout=10).status_code == 200
 
 
 def test_clean_shutdown(server):
