@@ -68,7 +68,9 @@ def decode_image(data: bytes, param: str = "image", max_pixels: int = MAX_PIXELS
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         if isinstance(exc, ImageTooLargeError):
             raise
-        raise ImageError(f"{param}: not a readable image (PNG, JPEG or WebP expected): {exc}", param) from None
+        # PIL's message for an unknown format names an internal buffer object: say what matters instead.
+        reason = "unknown or unsupported format" if isinstance(exc, UnidentifiedImageError) else str(exc)
+        raise ImageError(f"{param}: not a readable image (PNG, JPEG or WebP expected): {reason}", param) from None
     if min(image.size) < MIN_SIDE:
         raise ImageError(f"{param}: {image.size[0]}x{image.size[1]} is too small (min side {MIN_SIDE} px)", param)
     alpha = None
