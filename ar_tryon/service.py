@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Generic, TypeVar
 
+import numpy as np
+
 from ar_tryon.errors import ImageError, TryOnError
 from ar_tryon.garment.cutout import garment_rgba
 from ar_tryon.garment.fit import GarmentCategory
@@ -212,38 +214,35 @@ class TryOnService:
         piece = self.decode(garment, "garment")
         result = self.garment_photo(decoded, piece, request.category)
         fmt = "jpeg" if request.output == "jpeg" else "png"
-        data = encode_image(decoded.with_rgb(result.image), fmt)
-        h, w = result.image.shape[:2]
-        details = GarmentOut(
-            engine=self.engine,
-            models=self.body_models,
-            media_type=f"image/{fmt}",
-            image_base64="",
-            width=w,
-            height=h,
-            category=request.category,
-            pose=result.pose.to_list(),
-        )
-        return TryOnImage.of(data, f"image/{fmt}", details)
+        fields = {"category": request.category, "pose": result.pose.to_list()}
+        return self._encoded(decoded, result.image, fmt, GarmentOut, self.body_models, fields)
 
     def _makeup_image(
         self, decoded: DecodedImage, result: MakeupResult, look: Look, intensity: float, output: str, json_fmt: str
     ) -> TryOnImage:
+        fields = {
+            "shades": [ShadeOut.from_shade(i.shade) for i in look.items],
+            "intensity": intensity,
+            "faces": [FaceOut(box=[round(v, 1) for v in f.box], landmarks=f.to_list()) for f in result.faces],
+        }
         fmt = output if output in ("png", "jpeg") else json_fmt
-        data = encode_image(decoded.with_rgb(result.image), fmt)
-        h, w = result.image.shape[:2]
-        details = MakeupOut(
-            engine=self.engine,
-            models=self.face_models,
-            media_type=f"image/{fmt}",
-            image_base64="",
-            width=w,
-            height=h,
-            shades=[ShadeOut.from_shade(i.shade) for i in look.items],
-            intensity=intensity,
-            faces=[FaceOut(box=[round(v, 1) for v in f.box], landmarks=f.to_list()) for f in result.faces],
-        )
-        return TryOnImage.of(data, f"image/{fmt}", details)
+        return self._encoded(decoded, result.image, fmt, MakeupOut, self.face_models, fields)
+
+    def _encoded(
+        self,
+        decoded: DecodedImage,
+        rendered: np.ndarray,
+        fmt: str,
+        details: type[MakeupOut] | type[GarmentOut],
+        models: list[str],
+        fields: dict,
+    ) -> TryOnImage:
+        """Encode the rendered image (alpha of the input kept) and describe it, naming what ran."""
+        h, w = rendered.shape[:2]
+        media_type = f"image/{fmt}"
+        described = {"engine": self.engine, "models": models, "media_type": media_type, "width": w, "height": h}
+        out = details(image_base64="", **described, **fields)
+        return TryOnImage.of(encode_image(decoded.with_rgb(rendered), fmt), media_type, out)
 
     def close(self) -> None:
         self.sessions.close()
