@@ -205,6 +205,9 @@ def test_studio_tab_renders_api_responses(client):
     response = client.post("/v1/copy/notes", json=body, headers=auth(MERCHANT_KEY)).json()
     markdown = format_drafts(response)
     assert "engine: template" in markdown and markdown.count("### Variant") == 2
+    assert "### Variant 2 (seed 4)" in markdown and "completed from your facts" not in markdown
+    filled = {**response, "drafts": [{**response["drafts"][0], "filled": ["hashtags"]}]}
+    assert "not written by the model: hashtags" in format_drafts(filled)
     assert response["drafts"][0]["titles"][0] in markdown
 
 

@@ -65,11 +65,14 @@ def format_drafts(response: dict[str, Any]) -> str:
         status = _STATUS.get(compliance["status"], compliance["status"])
         rewrites = "".join(f"\n- {r['original']} → {r['replacement']}" for r in compliance["rewrites"])
         remaining = ", ".join(label["code"] for label in compliance["remaining"])
+        filled = ", ".join(draft.get("filled") or [])
         parts.append(
-            f"### Variant {draft['variant'] + 1}\n"
+            f"### Variant {draft['variant'] + 1} (seed {draft['seed']})\n"
             + "\n".join(f"{i}. {title}" for i, title in enumerate(draft["titles"], 1))
             + f"\n\n{draft['body']}\n\n{' '.join('#' + t for t in draft['hashtags'])}\n\n"
-            f"**{status}**{rewrites}" + (f"\n\nremaining: {remaining}" if remaining else "")
+            f"**{status}**{rewrites}"
+            + (f"\n\nremaining: {remaining}" if remaining else "")
+            + (f"\n\n_completed from your facts, not written by the model: {filled}_" if filled else "")
         )
     model = response.get("model") or "none"
     return f"_engine: {response['engine']}, model: {model}_\n\n" + "\n\n---\n\n".join(parts)
