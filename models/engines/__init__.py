@@ -7,8 +7,10 @@ from models.engines.base import (
     Engine,
     Generation,
     GenerationParams,
+    Prompt,
     Seq2SeqEngine,
     TextEngine,
+    row_params,
 )
 
 __all__ = [
@@ -18,6 +20,8 @@ __all__ = [
     "Engine",
     "Generation",
     "GenerationParams",
+    "Prompt",
     "Seq2SeqEngine",
     "TextEngine",
+    "row_params",
 ]
