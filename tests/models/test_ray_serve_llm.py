@@ -74,10 +74,11 @@ def base_url(tmp_path_factory, request):
     from ray.serve.llm import build_openai_app
 
     from models.testing import build_tiny_qwen2
-    from tests.models.vllm_server import free_port
+    from tests.models.vllm_server import free_port, remove_leaked_shm, shm_segments
 
     model_dir = tmp_path_factory.mktemp("qwen2-ray-llm")
     build_tiny_qwen2(model_dir)
+    shm_before = shm_segments()
     started = time.monotonic()
     env = {"HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "TOKENIZERS_PARALLELISM": "false"}
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env})
@@ -117,7 +118,13 @@ def base_url(tmp_path_factory, request):
         stopping = time.monotonic()
         serve.shutdown()
         ray.shutdown()
-        report(request.config, f"serve.shutdown + ray.shutdown took {time.monotonic() - stopping:.1f} s")
+        # The replica's vLLM engine is killed, not shut down: its shared-memory queues stay behind unless removed.
+        removed = remove_leaked_shm(shm_before)
+        report(
+            request.config,
+            f"serve.shutdown + ray.shutdown took {time.monotonic() - stopping:.1f} s; "
+            f"removed {len(removed)} leaked /dev/shm segments of its vLLM engine",
+        )
 
 
 @pytest.fixture(scope="module")

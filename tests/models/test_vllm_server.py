@@ -58,7 +58,11 @@ def server(tmp_path_factory, request):
     with serve_vllm(tmp_path_factory.mktemp("vllm-serve")) as running:
         report(request.config, f"answered /v1/models {running.startup_s:.1f} s after start")
         yield running
-    report(request.config, f"stopped in {running.stop_s:.1f} s, leftover processes: {running.leftovers or 'none'}")
+    report(
+        request.config,
+        f"stopped in {running.stop_s:.1f} s, leftover processes: {running.leftovers or 'none'}, "
+        f"leaked /dev/shm segments removed: {len(running.shm_removed)}",
+    )
     if running.leftovers:
         pytest.fail(f"processes of the vllm serve group survived the stop: {running.leftovers}")
 

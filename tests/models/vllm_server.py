@@ -20,6 +20,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -32,7 +33,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["VLLMServer", "VLLMServerError", "serve_vllm", "vllm_python", "free_port", "API_KEY"]
+__all__ = [
+    "VLLMServer",
+    "VLLMServerError",
+    "serve_vllm",
+    "vllm_python",
+    "free_port",
+    "shm_segments",
+    "remove_leaked_shm",
+    "API_KEY",
+]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "sk-vllm-test-0123456789"
@@ -89,6 +99,51 @@ def _group_members(pgid: int) -> list[int]:
     return members
 
 
+_SHM = Path("/dev/shm")
+
+
+def shm_segments() -> set[str]:
+    """Names of Python `multiprocessing.shared_memory` segments (`/dev/shm/psm_*`): vLLM's message queues."""
+    try:
+        return {p.name for p in _SHM.iterdir() if p.name.startswith("psm_")}
+    except OSError:
+        return set()
+
+
+def _shm_in_use() -> set[str]:
+    used = set()
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            used.update(m.group(1) for m in re.finditer(r"/dev/shm/(psm_\w+)", (proc / "maps").read_text()))
+            for fd in (proc / "fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("/dev/shm/psm_"):
+                    used.add(target.rsplit("/", 1)[1].split(" ")[0])
+        except OSError:
+            continue
+    return used
+
+
+def remove_leaked_shm(before: set[str], wait_s: float = 3.0) -> list[str]:
+    """Unlink the segments that appeared since `before` and that no process maps or holds open any more.
+
+    A vLLM engine killed without its shutdown (a Ray Serve replica at `serve.shutdown`) leaves its shared
+    memory queues behind: ~400 MB of /dev/shm (RAM) per engine. A segment still in use is never touched.
+    """
+    deadline = time.monotonic() + wait_s
+    removed: list[str] = []
+    while True:
+        new = shm_segments() - before - set(removed)
+        leaked = new - _shm_in_use()
+        for name in leaked:
+            with contextlib.suppress(OSError):
+                (_SHM / name).unlink()
+                removed.append(name)
+        if not (new - leaked) or time.monotonic() > deadline:
+            return removed
+        time.sleep(0.2)
+
+
 @dataclass
 class VLLMServer:
     """A running server: `base_url` ends in /v1 (what OpenAI clients take), `root_url` has /metrics etc."""
@@ -102,6 +157,8 @@ class VLLMServer:
     startup_s: float = 0.0
     stop_s: float | None = None
     leftovers: list[int] = field(default_factory=list)
+    shm_before: set[str] = field(default_factory=set)
+    shm_removed: list[str] = field(default_factory=list)
 
     @property
     def root_url(self) -> str:
@@ -182,6 +239,8 @@ class VLLMServer:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=1)
         self.leftovers = _group_members(pgid)
+        if not self.leftovers:  # a graceful stop leaves none; a killed engine would leave its queues
+            self.shm_removed = remove_leaked_shm(self.shm_before, wait_s=0)
         self.stop_s = time.monotonic() - start
 
 
@@ -287,6 +346,7 @@ def serve_vllm(
             args += ["--api-key", api_key]
         args += list(extra_args)
         log_path = workdir / f"vllm-server-{attempt}.log"
+        shm_before = shm_segments()
         start = time.monotonic()
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
@@ -298,7 +358,7 @@ def serve_vllm(
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        server = VLLMServer(process, port, served_name, model_path, log_path, api_key)
+        server = VLLMServer(process, port, served_name, model_path, log_path, api_key, shm_before=shm_before)
         try:
             _wait_ready(server, startup_timeout_s)
         except VLLMServerError as exc:
