@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import importlib
 import os
 import signal
 import socket
@@ -19,12 +20,31 @@ from cli.errors import UsageError, exit_on_errors
 __all__ = ["serve"]
 
 
+OUR_IMPORT_PATH = "serving.app:build_app"
+
+
 def read_serve_config(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """Read a Ray Serve config file; returns (our build_app args, http_options).
 
-    Only the first application is used, and its import_path must be ours: the same file deploys to a
-    cluster with `serve deploy`.
+    Our application is the one whose import_path is `serving.app:build_app`; the same file deploys to a
+    cluster with `serve deploy`. Other applications of the file are read by `other_applications`.
     """
+    raw = _load_config(path)
+    ours = [a for a in raw["applications"] if a.get("import_path") == OUR_IMPORT_PATH]
+    if len(ours) != 1:
+        raise UsageError(f"config file {path}: expected exactly one application with import_path {OUR_IMPORT_PATH}")
+    args = dict(ours[0].get("args") or {})
+    if ours[0].get("deployments"):
+        args["deployments"] = ours[0]["deployments"]
+    return args, raw.get("http_options") or {}
+
+
+def other_applications(path: Path) -> list[dict[str, Any]]:
+    """The config's other applications (e.g. a Ray Serve LLM app hosting the copy model), as written."""
+    return [a for a in _load_config(path)["applications"] if a.get("import_path") != OUR_IMPORT_PATH]
+
+
+def _load_config(path: Path) -> dict[str, Any]:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -32,16 +52,28 @@ def read_serve_config(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     except yaml.YAMLError as exc:
         raise UsageError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
     apps = raw.get("applications") if isinstance(raw, dict) else None
-    if not apps or not isinstance(apps, list) or not isinstance(apps[0], dict):
+    if not apps or not isinstance(apps, list) or not all(isinstance(a, dict) for a in apps):
         raise UsageError(f"config file {path}: expected an `applications:` list (Ray Serve config format)")
-    application = apps[0]
-    if application.get("import_path") != "serving.app:build_app":
-        raise UsageError(f"config file {path}: import_path must be serving.app:build_app")
-    args = dict(application.get("args") or {})
+    return raw
+
+
+def _build_other(application: dict[str, Any]) -> Any:
+    """Import and build another application of the config (its builder called with its `args`).
+
+    Raises:
+        UsageError: it cannot be imported (say, `ray.serve.llm` without `ray[serve,llm]` and vLLM) or
+            carries per-deployment options, which only `serve deploy` applies to other applications.
+    """
+    name, import_path = application.get("name", "?"), str(application.get("import_path", ""))
     if application.get("deployments"):
-        args["deployments"] = application["deployments"]
-    http = raw.get("http_options") or {}
-    return args, http
+        raise UsageError(f"application {name!r}: per-deployment options of other applications need `serve deploy`")
+    module, _, attribute = import_path.replace(":", ".").rpartition(".")
+    try:
+        builder = getattr(importlib.import_module(module), attribute)
+    except (ImportError, AttributeError) as exc:
+        hint = " (install ray[serve,llm] and vLLM on this machine)" if module.startswith("ray.serve.llm") else ""
+        raise UsageError(f"application {name!r}: cannot import {import_path}: {exc}{hint}") from None
+    return builder(application.get("args") or {}) if callable(builder) else builder
 
 
 def _ensure_port_free(host: str, port: int) -> None:
@@ -69,6 +101,7 @@ def serve(
     from serving.settings import Settings
 
     args, http = read_serve_config(config) if config else ({}, {})
+    others = other_applications(config) if config else []
     for key, value in (
         ("host", host or http.get("host")),
         ("port", port or http.get("port")),
@@ -89,6 +122,7 @@ def serve(
     from serving.app import build_app
 
     application = build_app(app_args)  # option errors surface before Ray starts
+    extra = [(a.get("name") or "app", a.get("route_prefix"), _build_other(a)) for a in others]
     if settings.fast_ingress:
         _haproxy_environment(settings.host)
     ray.init(include_dashboard=False, logging_level="WARNING", configure_logging=True, log_to_driver=True)
@@ -97,6 +131,8 @@ def serve(
             http_options={"host": settings.host, "port": settings.port},
             logging_config={"log_level": "WARNING"},
         )
+        for name, route_prefix, app in extra:  # e.g. the Ray Serve LLM app that hosts the copy model
+            ray_serve.run(app, name=name, route_prefix=route_prefix, blocking=False)
         ray_serve.run(application, name="notestudio", route_prefix="/", blocking=False)
     except Exception as exc:
         _shutdown()

@@ -28,14 +28,14 @@ def _free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, tmp_path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, tmp_path, env: dict[str, str] | None = None, args: list[str] | None = None) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = tmp_path / "var"
         env = {**os.environ, "NOTESTUDIO_DATA_DIR": str(self.data_dir), "PYTHONUNBUFFERED": "1", **(env or {})}
         env.pop("NOTESTUDIO_API_KEYS", None)  # dev mode: the server must generate and print a key
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "cli.main", "serve", "--port", str(self.port), *(args or [])],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -142,7 +142,8 @@ def test_studio_in_a_real_browser(server, tmp_path):
 
 def test_a_second_server_runs_beside_and_ctrl_c_requeues_its_running_job(server, tmp_path, tiny_models):
     """Two `notestudio serve` on one machine; Ctrl-C stops the second within 10 s, its running job requeued
-    (not lost, not counted as an attempt), and the first one never notices."""
+    (not lost, not counted as an attempt), and the first one never notices. The second one is started from
+    a Serve config with another application beside ours (as gpu.yaml puts Ray Serve LLM beside it)."""
     import yaml
 
     from serving.jobs import JobState, JobStore
@@ -150,9 +151,22 @@ def test_a_second_server_runs_beside_and_ctrl_c_requeues_its_running_job(server,
     registry = tmp_path / "models.yaml"
     registry.write_text(yaml.safe_dump({"models": [tiny_models["text"].model_dump(mode="json")]}))
     env = {"NOTESTUDIO_MODELS": str(registry), "NOTESTUDIO_COPY_MODEL": tiny_models["text"].name}
-    second = LiveServer(tmp_path, env)
+    config = tmp_path / "serve.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "applications": [
+                    {"name": "notestudio", "import_path": "serving.app:build_app", "args": {"studio": False}},
+                    {"name": "echo", "route_prefix": "/echo", "import_path": "tests.cli.echo_app:build",
+                     "args": {"word": "beside"}},
+                ]
+            }
+        )
+    )  # fmt: skip
+    second = LiveServer(tmp_path, env, ["--config", str(config)])
     try:
         assert httpx.get(f"{second.url}/health", timeout=10).status_code == 200
+        assert httpx.get(f"{second.url}/echo", timeout=10).json() == {"echo": "beside"}
         assert httpx.get(f"{server.url}/health", timeout=10).status_code == 200
         headers = {"Authorization": f"Bearer {second.key}"}
         products = [{"product": f"防晒霜 {i}", "category": "防晒", "length": "short"} for i in range(40)]
