@@ -99,7 +99,7 @@ def test_serve_port_in_use_exits_2_before_starting_ray(tmp_path):
     ("config", "message"),
     [
         ("applications: [\n", "not valid YAML"),
-        ("applications:\n  - {import_path: other.module:app}\n", "import_path must be serving.app:build_app"),
+        ("applications:\n  - {import_path: other.module:app}\n", "exactly one application with import_path serving.app"),
         (
             "applications:\n  - {import_path: 'serving.app:build_app', args: {port: 99999}}\n",
             "invalid setting port",
