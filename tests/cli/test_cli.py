@@ -99,9 +99,10 @@ def test_serve_port_in_use_exits_2_before_starting_ray(tmp_path):
     ("config", "message"),
     [
         ("applications: [\n", "not valid YAML"),
-        ("applications:\n  - {import_path: other.module:app}\n", "exactly one application with import_path serving.app"),
+        ("applications:\n  - {import_path: other.module:app}\n", "exactly one application with import_path"),
         (
-            "applications:\n  - {import_path: 'serving.app:build_app'}\n  - {name: llm, import_path: 'no_such_mod:build'}\n",
+            "applications:\n  - {import_path: 'serving.app:build_app'}\n"
+            "  - {name: llm, import_path: 'no_such_mod:build'}\n",
             "application 'llm': cannot import no_such_mod:build",
         ),
         (
