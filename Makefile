@@ -32,7 +32,7 @@ test: install-test browser postgres
 	NOTESTUDIO_TEST_POSTGRES_URL="$$(cat .make/postgres-url 2>/dev/null)" $(VENV)/bin/pytest $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory test-vllm
 
-## test-vllm: the vLLM tests (`-m vllm`: engine, `vllm serve`, Ray Serve LLM) on a tiny Qwen2, in .venv-vllm; an impossible install is a printed skip
+## test-vllm: the vLLM tests (`-m vllm`: engine, `vllm serve`, Ray Serve LLM, our openai engine against both) on a tiny Qwen2, in .venv-vllm; an impossible install is a printed skip
 test-vllm: vllm-venv
 	@if [ -f $(VLLM_VENV)/.unavailable ]; then \
 		echo "SKIPPED vLLM engine tests: $$(cat $(VLLM_VENV)/.unavailable)"; \
@@ -40,6 +40,7 @@ test-vllm: vllm-venv
 		start=$$(date +%s); \
 		VLLM_LOGGING_LEVEL=WARNING $(VLLM_PY) -m pytest -m vllm -p no:cacheprovider -W ignore::DeprecationWarning \
 			tests/models/test_vllm_engine.py tests/models/test_vllm_server.py tests/models/test_ray_serve_llm.py \
+			tests/models/test_openai_vllm.py tests/models/test_openai_ray_llm.py \
 			&& echo "vLLM engine, vllm serve and Ray Serve LLM tests took $$(( $$(date +%s) - start )) s"; \
 	fi
 

