@@ -143,6 +143,24 @@ def test_cancelling_generate_many_stops_every_row(text_engine):
     assert after - before < 200 and text_engine.cancelled_steps[-1] <= 1
 
 
+def test_calls_take_turns_and_one_cancelled_while_waiting_never_starts(text_engine):
+    async def scenario() -> tuple[int, int]:
+        first = text_engine.stream(MESSAGES, LONG)
+        await anext(first)  # this generation has the model
+        waiting = asyncio.create_task(text_engine.generate("hi", LONG))
+        await asyncio.sleep(0.3)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        recorded = text_engine.cancelled_steps[-1]
+        await first.aclose()
+        return recorded, text_engine.cancelled_steps[-1]
+
+    waited, first = run(scenario())
+    assert waited == 0  # cancelled before its turn: not one forward pass
+    assert first <= 1
+
+
 def test_sync_stream_closed_early_stops_generation(text_engine):
     pieces = text_engine.stream_sync(MESSAGES, LONG)
     next(pieces)
