@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import aclosing
 from typing import Any, Literal
 
 import anyio
@@ -109,9 +110,10 @@ class CopyService:
                 variant_seed = seed + index
                 if isinstance(self.writer, LLMCopyEngine):
                     pieces: list[str] = []
-                    async for piece in self.writer.stream(request, variant_seed):
-                        pieces.append(piece)
-                        yield "token", {"variant": index, "text": piece}
+                    async with aclosing(self.writer.stream(request, variant_seed)) as pieces_in:
+                        async for piece in pieces_in:  # closing this stream closes the engine's at once
+                            pieces.append(piece)
+                            yield "token", {"variant": index, "text": piece}
                     written = self.writer.finish("".join(pieces), request)
                 else:
                     written = self._template(request, variant_seed)
