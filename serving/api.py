@@ -6,6 +6,10 @@ through the `Runtime`, and the routers of every capability are listed in `servin
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from serving.capabilities import route_modules
@@ -24,8 +28,20 @@ Long work runs as jobs: poll `GET /v1/jobs/{id}`, download artifacts, cancel, or
 """
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Background work of the app's event loop: publishing this replica's metrics when replicas share state."""
+    runtime: Runtime = app.state.runtime
+    task = asyncio.create_task(runtime.publish_metrics()) if runtime.shared_state is not None else None
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+
+
 def create_api(runtime: Runtime) -> FastAPI:
-    app = FastAPI(title="Note Studio", description=API_DESCRIPTION, version="0.1.0")
+    app = FastAPI(title="Note Studio", description=API_DESCRIPTION, version="0.1.0", lifespan=_lifespan)
     app.state.runtime = runtime
     install_error_handlers(app)
     for module in route_modules():

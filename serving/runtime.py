@@ -7,11 +7,10 @@ uvicorn and in `TestClient` without globals. Services come from the one factory,
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
-import threading
-import time
 from typing import Any
 
 import anyio
@@ -87,8 +86,6 @@ class Runtime:
         if not self.started:
             self.runner.start()
             self.services.warm_up()
-            if self.shared_state is not None:
-                threading.Thread(target=self._publish_metrics, name="metrics-publisher", daemon=True).start()
             self.started = True
 
     def stop(self) -> None:
@@ -105,17 +102,15 @@ class Runtime:
         await self.shared_state.push_metrics.remote(self.replica_id, self.metrics.snapshot())
         return render_replicas(await self.shared_state.metrics.remote(), counts)
 
-    def _publish_metrics(self, every_s: float = 5.0) -> None:
-        """Keep this replica's snapshot in `SharedState` fresh, whichever replica gets scraped."""
-        while self.started or not self._published_once:
+    async def publish_metrics(self, every_s: float = 5.0) -> None:
+        """Keep this replica's snapshot in `SharedState` fresh, whichever replica gets scraped. Runs as a task
+        on the replica's event loop (a thread calling the handle stalled the loop for ~100 ms every push)."""
+        while self.shared_state is not None:
             try:
-                self.shared_state.push_metrics.remote(self.replica_id, self.metrics.snapshot()).result()
+                await self.shared_state.push_metrics.remote(self.replica_id, self.metrics.snapshot())
             except Exception as exc:  # the shared deployment restarting must not kill this replica
                 log.warning("could not publish metrics: %s", exc)
-            self._published_once = True
-            time.sleep(every_s)
-
-    _published_once = False
+            await asyncio.sleep(every_s)
 
     def submit(self, kind: str, params: dict[str, Any], owner_key: str, webhook_url: str | None = None):
         job = self.store.create(
@@ -129,6 +124,7 @@ class Runtime:
         return job
 
 
-def get_runtime(request: Request) -> Runtime:
-    """FastAPI dependency: the runtime attached to the app that serves this request."""
+async def get_runtime(request: Request) -> Runtime:
+    """FastAPI dependency: the runtime attached to the app that serves this request (a coroutine, so it
+    runs on the event loop instead of hopping to the threadpool)."""
     return request.app.state.runtime

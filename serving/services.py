@@ -76,6 +76,10 @@ class Services:
         self._built: dict[str, Any] = {}
         self._locks: dict[str, threading.Lock] = {}
 
+    def is_built(self, name: str) -> bool:
+        """Whether the service `name` exists already (using it then costs nothing)."""
+        return name in self._built
+
     # -- shared infrastructure ---------------------------------------------------------------------------
     @_built
     def registry(self) -> ModelRegistry:
