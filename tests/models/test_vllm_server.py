@@ -171,6 +171,7 @@ def test_chat_completion(backend):
     latency = time.perf_counter() - started
     assert reply.text and 0 < reply.completion_tokens <= 16
     assert reply.finish_reason in {"stop", "length"}
+    assert reply.finish_reason == "stop" or reply.completion_tokens == 16  # "length" only at the budget
     assert latency < 30, f"a 16-token completion took {latency:.1f} s"
 
 
