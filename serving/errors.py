@@ -60,7 +60,8 @@ def install_error_handlers(app: FastAPI) -> None:
         param = param_of(tuple(first.get("loc", ())))
         if first.get("type") == "json_invalid":
             return JSONResponse(error_body(400, f"request body is not valid JSON: {first['msg']}", "body"), 400)
-        message = f"{param}: {first['msg']}" if param else str(first["msg"])
+        detail = str(first["msg"]).removeprefix("Value error, ")  # pydantic's prefix for our own validators
+        message = f"{param}: {detail}" if param else detail
         return JSONResponse(error_body(422, message, param), 422)
 
     @app.exception_handler(ServiceError)

@@ -70,12 +70,16 @@ def test_notes_need_the_merchant_scope(client):
         ({"n": 99}, "n"),
         ({"length": "epic"}, "length"),
         ({"price": -1}, "price"),
+        ({"price": True}, "price"),
+        ({"selling_points": ["ok", "\x07"]}, "selling_points.1"),
+        ({"colour": "red"}, "colour"),
     ],
 )
 def test_bad_input_is_422_naming_the_field(client, patch, param):
     response = client.post("/v1/copy/notes", json={**PRODUCT, **patch}, headers=auth(MERCHANT_KEY))
     error = assert_envelope(response, 422, "invalid_request")
     assert error["param"] == param or error["param"].startswith(param + ".")
+    assert error["message"].startswith(error["param"] + ": ") and "Value error" not in error["message"]
 
 
 def test_stream_sends_tokens_drafts_and_done(client):
