@@ -112,10 +112,8 @@ def serve(
     deployments = args.pop("deployments", None)
     settings = Settings(**args).with_dev_key()  # env < config < flags; validates every field now
     ModelRegistry.from_yaml(settings.models)  # a corrupt registry fails here, before anything starts
-    _ensure_port_free(settings.host, settings.port)
     app_args = {**settings.to_args(), **({"deployments": deployments} if deployments else {})}
 
-    typer.echo("starting Ray and Serve ...", err=True)
     import ray
     from ray import serve as ray_serve
 
@@ -123,6 +121,8 @@ def serve(
 
     application = build_app(app_args)  # option errors surface before Ray starts
     extra = [(a.get("name") or "app", a.get("route_prefix"), _build_other(a)) for a in others]
+    _ensure_port_free(settings.host, settings.port)  # the config is sound: now the machine
+    typer.echo("starting Ray and Serve ...", err=True)
     if settings.fast_ingress:
         _haproxy_environment(settings.host)
     ray.init(include_dashboard=False, logging_level="WARNING", configure_logging=True, log_to_driver=True)

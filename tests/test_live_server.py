@@ -170,9 +170,11 @@ def test_a_second_server_runs_beside_and_ctrl_c_requeues_its_running_job(server,
         assert httpx.get(f"{server.url}/health", timeout=10).status_code == 200
         headers = {"Authorization": f"Bearer {second.key}"}
         products = [{"product": f"防晒霜 {i}", "category": "防晒", "length": "short"} for i in range(40)]
-        job = httpx.post(
+        response = httpx.post(
             f"{second.url}/v1/copy/notes/batch", json={"products": products}, headers=headers, timeout=30
-        ).json()
+        )
+        assert response.status_code == 202, response.text
+        job = response.json()
         deadline = time.monotonic() + 120
         while httpx.get(f"{second.url}/v1/jobs/{job['id']}", headers=headers, timeout=10).json()["state"] != "running":
             assert time.monotonic() < deadline, "the batch job never started"
