@@ -8,8 +8,10 @@ survives restarts and can be shared by replicas on shared storage.
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
+import os
 import threading
 import uuid
 from dataclasses import dataclass
@@ -68,21 +70,44 @@ def _gray(rgb: np.ndarray, side: int = 640) -> np.ndarray:
 
 
 class ImageRegistry:
+    """Registered images in one directory that several replicas (processes, hosts on shared storage) share.
+
+    A registration takes a file lock, merges into the index on disk and replaces it atomically, so two
+    replicas registering at once lose nothing; every replica reloads the index when the file changed, so
+    an image registered through one replica is matched by all of them.
+    """
+
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._orb = cv2.ORB_create(nfeatures=_ORB_FEATURES)
         self._matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
         self._lock = threading.Lock()
-        index_path = self.root / "index.json"
-        self._index: dict[str, dict] = json.loads(index_path.read_text()) if index_path.exists() else {}
+        self._index_path = self.root / "index.json"
+        self._index: dict[str, dict] = {}
         self._features: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for image_id in self._index:
-            data = np.load(self.root / f"{image_id}.npz")
-            self._features[image_id] = (data["points"], data["descriptors"])
+        self._seen: tuple[int, int, int] | None = None  # (inode, mtime_ns, size) of the index we loaded
+        self._refresh()
 
     def __len__(self) -> int:
+        self._refresh()
         return len(self._index)
+
+    def _refresh(self) -> None:
+        """Reload the index if another replica changed it (one stat per call when nothing changed)."""
+        try:
+            stat = self._index_path.stat()
+        except FileNotFoundError:
+            return
+        if (stat.st_ino, stat.st_mtime_ns, stat.st_size) == self._seen:
+            return
+        with self._lock:
+            index = json.loads(self._index_path.read_text())
+            for image_id in index:
+                if image_id not in self._features:
+                    data = np.load(self.root / f"{image_id}.npz")
+                    self._features[image_id] = (data["points"], data["descriptors"])
+            self._index, self._seen = index, (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
     def _describe(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         keypoints, descriptors = self._orb.detectAndCompute(_gray(rgb), None)
@@ -95,15 +120,23 @@ class ImageRegistry:
         points, descriptors = self._describe(rgb)
         image_id = uuid.uuid4().hex[:16]
         phash = str(imagehash.phash(Image.fromarray(rgb)))
-        with self._lock:
-            np.savez(self.root / f"{image_id}.npz", points=points, descriptors=descriptors)
-            self._index[image_id] = {"brand": brand, "kind": kind, "phash": phash, "features": len(points)}
-            self._features[image_id] = (points, descriptors)
-            (self.root / "index.json").write_text(json.dumps(self._index, ensure_ascii=False, indent=1))
+        np.savez(self.root / f"{image_id}.npz", points=points, descriptors=descriptors)
+        with open(self.root / ".index.lock", "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # replicas registering at once: merge, never overwrite
+            try:
+                on_disk = json.loads(self._index_path.read_text()) if self._index_path.exists() else {}
+                on_disk[image_id] = {"brand": brand, "kind": kind, "phash": phash, "features": len(points)}
+                partial = self.root / f".index.{os.getpid()}.partial"
+                partial.write_text(json.dumps(on_disk, ensure_ascii=False, indent=1))
+                os.replace(partial, self._index_path)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        self._refresh()
         return image_id
 
     def match(self, rgb: np.ndarray) -> list[ImageMatch]:
         """Registered images found in `rgb`, best first."""
+        self._refresh()
         if not self._index:
             return []
         phash = imagehash.phash(Image.fromarray(rgb))

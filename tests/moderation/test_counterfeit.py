@@ -76,6 +76,19 @@ def test_registry_matches_resized_and_perspective_warped_copies(tmp_path):
     assert len(reopened) == 1 and reopened.match(small)
 
 
+def test_replicas_sharing_a_registry_see_each_others_images(tmp_path):
+    """Two replicas (two registries on one directory): what one registers, the other matches, and
+    registrations from both survive (merged under a lock, never one index overwriting the other)."""
+    first, second = ImageRegistry(tmp_path / "reg"), ImageRegistry(tmp_path / "reg")
+    astronaut, coffee = skdata.astronaut(), skdata.coffee()
+    first.register("Acme", _encode(astronaut))
+    assert [m.brand for m in second.match(astronaut)] == ["Acme"]
+    second.register("Brew", _encode(coffee))
+    assert len(first) == len(second) == 2
+    assert [m.brand for m in first.match(coffee)] == ["Brew"]
+    assert len(ImageRegistry(tmp_path / "reg")) == 2
+
+
 @pytest.mark.parametrize(
     ("payload", "message"),
     [(b"", "empty"), (b"not an image", "not a readable image"), (_encode(np.zeros((8, 8, 3), np.uint8)), "16x16")],
