@@ -23,12 +23,12 @@ import asyncio
 import json
 import os
 from collections.abc import AsyncIterator, Sequence
-from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
 from models.engines.aio import LoopThread
-from models.engines.base import Generation, GenerationParams, Prompt, TextEngine, is_chat, row_params
+from models.engines.base import Generation, GenerationParams, Prompt, is_chat
+from models.engines.loop_engine import LoopTextEngine
 from models.engines.structured import JSON_SCHEMA_KEY
 from models.errors import EngineUnavailableError
 from models.spec import ModelSpec
@@ -46,7 +46,7 @@ def _import_openai() -> Any:
     return openai
 
 
-class OpenAITextEngine(TextEngine):
+class OpenAITextEngine(LoopTextEngine):
     """Client of an OpenAI-compatible server. Options: `base_url`, `api_key_env`, `timeout_s` (per request,
     default 120), `connect_timeout_s` (default 10), `max_retries` (default 2), `max_concurrency` (parallel
     requests of one `generate_many`, default 16)."""
@@ -176,16 +176,3 @@ class OpenAITextEngine(TextEngine):
             raise self._fail(exc) from exc
         finally:
             await stream.close()  # closes the HTTP response: the server sees the client leave and aborts
-
-    # -- TextEngine (any loop or thread) ------------------------------------------------------------------------
-    async def generate_many(
-        self, prompts: Sequence[Prompt], params: GenerationParams | Sequence[GenerationParams] | None = None
-    ) -> list[Generation]:
-        rows = row_params(prompts, params)
-        return await self._loop.call(self._complete_all(list(prompts), rows))
-
-    async def stream(self, prompt: Prompt, params: GenerationParams | None = None) -> AsyncIterator[str]:
-        params = params or GenerationParams()
-        async with aclosing(self._loop.stream(lambda: self._pieces(prompt, params))) as pieces:
-            async for piece in pieces:
-                yield piece

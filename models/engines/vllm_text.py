@@ -29,10 +29,9 @@ from models.engines.base import (
     Generation,
     GenerationParams,
     Prompt,
-    TextEngine,
     render_chat,
-    row_params,
 )
+from models.engines.loop_engine import LoopTextEngine
 from models.engines.structured import JSON_SCHEMA_KEY, schema_key
 from models.errors import EngineUnavailableError
 from models.spec import ModelSpec
@@ -53,7 +52,7 @@ def _import_vllm() -> Any:
     return vllm
 
 
-class VLLMTextEngine(TextEngine):
+class VLLMTextEngine(LoopTextEngine):
     """vLLM engine. Options: `max_batch_size` (max_num_seqs, default 64), `max_model_len` (default: the model's),
     `gpu_memory_utilization`, `kv_cache_memory_bytes` (CPU default 512 MiB), `tensor_parallel_size`,
     `enforce_eager`, `structured_outputs_backend` (default xgrammar), `seed`, `log_requests`, `chunked_prefill`
@@ -178,19 +177,6 @@ class VLLMTextEngine(TextEngine):
                 piece = output.outputs[0].text
                 if piece:
                     yield piece
-
-    # -- TextEngine (any loop or thread) --------------------------------------------------------------------
-    async def generate_many(
-        self, prompts: Sequence[Prompt], params: GenerationParams | Sequence[GenerationParams] | None = None
-    ) -> list[Generation]:
-        rows = row_params(prompts, params)
-        return await self._loop.call(self._complete_all(list(prompts), rows))
-
-    async def stream(self, prompt: Prompt, params: GenerationParams | None = None) -> AsyncIterator[str]:
-        params = params or GenerationParams()
-        async with aclosing(self._loop.stream(lambda: self._pieces(prompt, params))) as pieces:
-            async for piece in pieces:
-                yield piece
 
     def close(self) -> None:
         engine = getattr(self, "_engine", None)
