@@ -10,7 +10,6 @@ Quick start::
 
 from ar_tryon.errors import ImageError, ImageTooLargeError, NoBodyError, NoFaceError, TryOnError, UnknownShadeError
 from ar_tryon.garment import GarmentCategory, GarmentResult, GarmentTryOn, garment_rgba
-from ar_tryon.images import DecodedImage, decode_image, encode_image
 from ar_tryon.landmarks import (
     FaceLandmarker,
     FaceLandmarkerOptions,
@@ -26,6 +25,7 @@ from ar_tryon.pipeline import MakeupResult, PhotoMakeup, VideoMakeup
 from ar_tryon.service import TryOnService
 from ar_tryon.shades import Finish, Product, Shade, ShadeCatalog, default_catalog
 from ar_tryon.smoothing import OneEuroFilter, OneEuroOptions
+from common.images import DecodedImage, decode_image, encode_image
 
 __all__ = [
     "DecodedImage",

@@ -8,23 +8,13 @@ the HTTP layer into a 4xx with `param` set.
 from __future__ import annotations
 
 from common.errors import InputError
+from common.images import ImageError, ImageTooLargeError  # shared by every capability; re-exported here
 
 __all__ = ["TryOnError", "ImageError", "ImageTooLargeError", "NoFaceError", "NoBodyError", "UnknownShadeError"]
 
 
 class TryOnError(InputError):
     """Base class. `status` is the HTTP status a service should answer with; `param` the offending argument."""
-
-
-class ImageError(TryOnError):
-    """The bytes are empty, corrupt or not an image format we read (PNG, JPEG, WebP, BMP, TIFF)."""
-
-
-class ImageTooLargeError(TryOnError):
-    """The image has more pixels than the configured limit (a decompression bomb must not be decoded)."""
-
-    status = 413
-    type = "payload_too_large"
 
 
 class NoFaceError(TryOnError):

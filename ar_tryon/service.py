@@ -20,7 +20,6 @@ from ar_tryon.errors import ImageError, TryOnError
 from ar_tryon.garment.cutout import garment_rgba
 from ar_tryon.garment.fit import GarmentCategory
 from ar_tryon.garment.renderer import GarmentResult, GarmentTryOn
-from ar_tryon.images import MAX_PIXELS, DecodedImage, decode_image, encode_image
 from ar_tryon.landmarks.face import FaceLandmarker
 from ar_tryon.makeup.look import Look, LookItem
 from ar_tryon.pipeline import MakeupResult, PhotoMakeup, VideoMakeup
@@ -37,6 +36,7 @@ from ar_tryon.schema import (
 )
 from ar_tryon.sessions import SessionStore
 from ar_tryon.shades import ShadeCatalog, default_catalog
+from common.images import MAX_PIXELS, DecodedImage, decode_image, encode_image
 
 __all__ = ["TryOnService"]
 

@@ -28,7 +28,7 @@ def _read(path: Path, option: str) -> bytes:
 
 
 def _write(path: Path, image) -> None:
-    from ar_tryon.images import encode_image
+    from common.images import encode_image
 
     fmt = "jpeg" if path.suffix.lower() in (".jpg", ".jpeg") else "png"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 
 from ar_tryon.errors import ImageError, ImageTooLargeError, UnknownShadeError
-from ar_tryon.images import decode_image, encode_image
 from ar_tryon.sessions import SessionStore
 from ar_tryon.shades import DEFAULT_PATH, Product, ShadeCatalog
+from common.images import decode_image, encode_image
 
 
 def test_catalog_has_every_product_and_says_where_it_comes_from(catalog):

@@ -1,8 +1,9 @@
-"""Image bytes in and out: decode with a pixel limit checked before decoding, encode PNG/JPEG.
+"""Image bytes in and out for every capability: decode with a pixel limit checked before decoding, encode
+PNG/JPEG.
 
-Inputs may be PNG, JPEG, WebP (or anything Pillow reads), grayscale, RGB or RGBA, 8 or 16 bit. The library
-works on RGB uint8; an alpha channel is kept aside and re-attached to the output so transparent cut-outs stay
-transparent.
+Inputs may be PNG, JPEG, WebP (or anything Pillow reads), grayscale, RGB or RGBA, 8 or 16 bit. Capabilities
+work on RGB uint8; an alpha channel is kept aside and re-attached to the output so transparent cut-outs stay
+transparent. Errors are `InputError`s naming the field (413 for a decompression bomb).
 """
 
 from __future__ import annotations
@@ -15,13 +16,25 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ar_tryon.errors import ImageError, ImageTooLargeError
+from common.errors import InputError
 
-__all__ = ["DecodedImage", "decode_image", "encode_image", "MAX_PIXELS", "MIN_SIDE"]
+__all__ = ["DecodedImage", "decode_image", "encode_image", "ImageError", "ImageTooLargeError", "MAX_PIXELS", "MIN_SIDE"]
+
+
+class ImageError(InputError):
+    """The bytes are empty, corrupt or not an image format we read (PNG, JPEG, WebP, BMP, TIFF)."""
+
+
+class ImageTooLargeError(ImageError):
+    """The image has more pixels than the configured limit (a decompression bomb must not be decoded)."""
+
+    status = 413
+    type = "payload_too_large"
+
 
 #: Default pixel limit (40 MP): larger uploads are refused before their pixels are decoded.
 MAX_PIXELS = 40_000_000
-#: Smaller images cannot hold a face the landmark models can read.
+#: Smaller images hold nothing a capability can use (a face, a product).
 MIN_SIDE = 16
 
 
