@@ -8,6 +8,8 @@ transparent. Errors are `InputError`s naming the field (413 for a decompression 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import warnings
 from dataclasses import dataclass
@@ -18,7 +20,17 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from common.errors import InputError
 
-__all__ = ["DecodedImage", "decode_image", "encode_image", "ImageError", "ImageTooLargeError", "MAX_PIXELS", "MIN_SIDE"]
+__all__ = [
+    "DecodedImage",
+    "decode_image",
+    "decode_base64",
+    "encode_image",
+    "ImageError",
+    "ImageTooLargeError",
+    "MAX_PIXELS",
+    "MAX_IMAGE_BYTES",
+    "MIN_SIDE",
+]
 
 
 class ImageError(InputError):
@@ -34,6 +46,8 @@ class ImageTooLargeError(ImageError):
 
 #: Default pixel limit (40 MP): larger uploads are refused before their pixels are decoded.
 MAX_PIXELS = 40_000_000
+#: Largest encoded image accepted inside a JSON body (base64).
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
 #: Smaller images hold nothing a capability can use (a face, a product).
 MIN_SIDE = 16
 
@@ -117,3 +131,22 @@ def encode_image(image: np.ndarray, fmt: str = "png", quality: int = 90) -> byte
     if not ok:
         raise ValueError("could not encode the image")
     return buf.tobytes()
+
+
+def decode_base64(value: str, param: str, max_bytes: int = MAX_IMAGE_BYTES) -> bytes:
+    """base64 or a `data:` URI -> the file's bytes (not yet decoded as an image); URLs are refused.
+
+    Raises:
+        ImageError: not base64, or a URL (this service fetches nothing); ImageTooLargeError above `max_bytes`.
+    """
+    if not isinstance(value, str):
+        raise ImageError(f"{param}: expected a base64 string", param)
+    if value.startswith(("http://", "https://")):
+        raise ImageError(f"{param}: image URLs are not fetched by this service; send the image as base64", param)
+    payload = value.split(",", 1)[1] if value.startswith("data:") else value
+    if len(payload) > max_bytes * 4 // 3 + 4:
+        raise ImageTooLargeError(f"{param}: image is larger than {max_bytes} bytes", param)
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise ImageError(f"{param}: image is not valid base64", param) from None

@@ -6,14 +6,13 @@ record becomes a library `Listing` (images decoded and checked), for HTTP, the C
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from common.errors import InputError, from_validation_error
+from common.images import MAX_IMAGE_BYTES, decode_base64
 from moderation.image_registry import ImageError, decode_image
 from moderation.types import Listing
 
@@ -37,7 +36,6 @@ __all__ = [
 ]
 
 MAX_BATCH = 256
-MAX_IMAGE_BYTES = 10 * 1024 * 1024
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -98,15 +96,7 @@ class ListingIn(BaseModel):
 
 def decode_base64_image(value: str, param: str) -> bytes:
     """base64 or a data: URI -> validated image bytes; `InputError` naming `param` otherwise."""
-    if value.startswith(("http://", "https://")):
-        raise InputError(f"{param}: image URLs are not fetched by this service; send the image as base64", param)
-    payload = value.split(",", 1)[1] if value.startswith("data:") else value
-    if len(payload) > MAX_IMAGE_BYTES * 4 // 3 + 4:
-        raise InputError(f"{param}: image is larger than {MAX_IMAGE_BYTES} bytes", param, status=413)
-    try:
-        data = base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError):
-        raise InputError(f"{param}: image is not valid base64", param) from None
+    data = decode_base64(value, param, MAX_IMAGE_BYTES)
     try:
         decode_image(data)
     except ImageError as exc:
