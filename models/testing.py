@@ -24,6 +24,8 @@ __all__ = [
     "build_tiny_marian",
     "build_tiny_bert_classifier",
     "build_tiny_sd_pipeline",
+    "build_tiny_sdxl_pipeline",
+    "build_tiny_lora",
 ]
 
 #: Mixed Chinese/English e-commerce sentences: enough for a small BPE vocabulary.
@@ -264,3 +266,110 @@ def build_tiny_sd_pipeline(path: str | Path, name: str = "tiny-sd", seed: int = 
         device="cpu",
         dtype="float32",
     )
+
+
+def build_tiny_sdxl_pipeline(path: str | Path, name: str = "tiny-sdxl", seed: int = 0) -> ModelSpec:
+    """An SDXL-style pipeline at toy sizes (two CLIP text encoders, `text_time` conditioning), 64x64 output."""
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    path = Path(path)
+    tokenizer = _tiny_clip_tokenizer()
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        sample_size=8,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=8,
+        transformer_layers_per_block=(1, 2),
+        projection_class_embeddings_input_dim=6 * 8 + 32,  # 6 size/crop ids x 8 + the pooled text embedding
+        cross_attention_dim=64,  # both encoders' hidden states side by side (32 + 32)
+        norm_num_groups=8,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=(16, 32, 32, 32),
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        latent_channels=4,
+        norm_num_groups=8,
+        sample_size=64,
+        scaling_factor=0.13025,
+    )
+    text_config = dict(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=37,
+        num_attention_heads=4,
+        num_hidden_layers=2,
+        max_position_embeddings=77,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        hidden_act="gelu",
+        projection_dim=32,
+    )
+    pipeline = StableDiffusionXLPipeline(
+        vae=vae,
+        text_encoder=CLIPTextModel(CLIPTextConfig(**text_config)),
+        text_encoder_2=CLIPTextModelWithProjection(CLIPTextConfig(**text_config)),
+        tokenizer=tokenizer,
+        tokenizer_2=tokenizer,
+        unet=unet,
+        scheduler=EulerDiscreteScheduler(
+            beta_start=0.00085,
+            beta_end=0.012,
+            beta_schedule="scaled_linear",
+            timestep_spacing="leading",
+            steps_offset=1,
+        ),
+    )
+    pipeline.save_pretrained(path)
+    return ModelSpec(
+        name=name,
+        task=Task.TEXT_TO_IMAGE,
+        engine=EngineKind.DIFFUSERS,
+        source=str(path),
+        device="cpu",
+        dtype="float32",
+    )
+
+
+def build_tiny_lora(pipeline_dir: str | Path, path: str | Path, seed: int = 0, rank: int = 4, std: float = 0.3) -> Path:
+    """A random LoRA for the UNet of the pipeline in `pipeline_dir`, saved with `save_lora_weights`.
+
+    Every attention projection gets rank-`rank` A and B matrices drawn with `std` (PEFT would start B at zero,
+    a no-op adapter), so the adapter visibly changes the output. Written as
+    `<path>/pytorch_lora_weights.safetensors`, the layout `options.lora_dir/<name>/` expects. Needs `peft`.
+    """
+    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline, UNet2DConditionModel
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    pipeline_dir, path = Path(pipeline_dir), Path(path)
+    unet = UNet2DConditionModel.from_pretrained(pipeline_dir / "unet")
+    unet.add_adapter(
+        LoraConfig(
+            r=rank, lora_alpha=rank, target_modules=["to_q", "to_k", "to_v", "to_out.0"], init_lora_weights=False
+        )
+    )
+    generator = torch.Generator().manual_seed(seed)
+    layers = {
+        key: torch.randn(value.shape, generator=generator) * std
+        for key, value in convert_state_dict_to_diffusers(get_peft_model_state_dict(unet)).items()
+    }
+    index = json.loads((pipeline_dir / "model_index.json").read_text())
+    saver = (
+        StableDiffusionXLPipeline if index["_class_name"].startswith("StableDiffusionXL") else StableDiffusionPipeline
+    )
+    saver.save_lora_weights(path, unet_lora_layers=layers, safe_serialization=True)
+    return path

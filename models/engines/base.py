@@ -13,14 +13,18 @@ threads without an event loop (CLI, benchmarks).
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from models.engines.aio import iterate_sync, run_sync
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from PIL.Image import Image
 
     from models.spec import ModelSpec
@@ -33,6 +37,9 @@ __all__ = [
     "Seq2SeqEngine",
     "ClassifierEngine",
     "DiffusionEngine",
+    "DiffusionCancelled",
+    "StepCallback",
+    "CancelHook",
     "ChatMessage",
     "Prompt",
     "is_chat",
@@ -213,8 +220,48 @@ class ClassifierEngine(Engine, ABC):
         """Scores per label for every text (softmax, or sigmoid when `multi_label`)."""
 
 
+#: `callback(step, total)`: called after every denoising step (`total` is the steps actually run).
+StepCallback: TypeAlias = Callable[[int, int], None]
+#: `cancel()`: called before the first step and after every step; raising stops the run there.
+CancelHook: TypeAlias = Callable[[], None]
+
+
+class DiffusionCancelled(Exception):
+    """A diffusion run stopped by its cancel hook (hosts raise it; a job's own exception works the same)."""
+
+
 class DiffusionEngine(Engine, ABC):
-    """Diffusion pipelines (text-to-image)."""
+    """Diffusion pipelines: text-to-image, image-to-image, inpainting, background replacement that keeps the
+    product's own pixels, outpainting to another aspect, variations, and per-merchant LoRA adapters.
+
+    Shared arguments: `prompt` (a string, or a list for a batch), `negative_prompt`, `num_inference_steps`
+    (1..150), `guidance_scale` (0..30), `seed`, `height` / `width` (multiples of 8), `num_images_per_prompt`
+    (at most 8 images per call). Image `i` of a call uses the seed `seed + i` (one generator per image), so a
+    row reproduces alone; every returned image carries its seed in `image.info["seed"]`.
+
+    Hooks, for jobs: `callback(step, total)` after every denoising step and `cancel()` before the first step
+    and after every step. Either may raise (e.g. a job's `JobCancelled`) to stop between steps; the exception
+    propagates unchanged.
+
+    Errors: a bad argument raises `DiffusionInputError` (a `ValueError`) whose `param` names it; map it to 4xx.
+    Images in and out are PIL images.
+    """
+
+    #: Resolution the model was trained at (width, height) and the side granularity of its fast path.
+    native_size: tuple[int, int] = (512, 512)
+    size_multiple: int = 8
+
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__(spec)
+        #: Held by every call; hold it yourself to run several calls with one adapter (see `using_lora`).
+        self.lock = threading.RLock()
+
+    def size_for_aspect(self, aspect_width: float, aspect_height: float) -> tuple[int, int]:
+        """(width, height) for an aspect (3:4 -> `(3, 4)`) at about the model's native pixel count."""
+        from models.engines.diffusion_inputs import size_for_aspect
+
+        width, height = self.native_size
+        return size_for_aspect(aspect_width, aspect_height, width * height, self.size_multiple)
 
     @abstractmethod
     def text_to_image(
@@ -227,6 +274,146 @@ class DiffusionEngine(Engine, ABC):
         height: int | None = None,
         width: int | None = None,
         num_images_per_prompt: int = 1,
-        callback: Any = None,
+        callback: StepCallback | None = None,
+        *,
+        cancel: CancelHook | None = None,
     ) -> list[Image]:
-        """Generate images; `callback(step, total)` reports progress for jobs."""
+        """Generate images from text; height/width default to the model's native size."""
+
+    @abstractmethod
+    def image_to_image(
+        self,
+        image: Image,
+        prompt: str | list[str],
+        negative_prompt: str | list[str] | None = None,
+        strength: float = 0.6,
+        num_inference_steps: int = 30,
+        guidance_scale: float = 7.0,
+        seed: int | None = None,
+        height: int | None = None,
+        width: int | None = None,
+        num_images_per_prompt: int = 1,
+        callback: StepCallback | None = None,
+        *,
+        cancel: CancelHook | None = None,
+    ) -> list[Image]:
+        """Restyle `image`: `strength` in (0, 1] is how much of it is re-noised (1 ignores it). The output size is
+        height x width, by default the image's aspect at the model's native pixel count."""
+
+    @abstractmethod
+    def inpaint(
+        self,
+        image: Image,
+        mask_image: Image,
+        prompt: str | list[str],
+        negative_prompt: str | list[str] | None = None,
+        strength: float = 1.0,
+        num_inference_steps: int = 30,
+        guidance_scale: float = 7.0,
+        seed: int | None = None,
+        height: int | None = None,
+        width: int | None = None,
+        num_images_per_prompt: int = 1,
+        callback: StepCallback | None = None,
+        *,
+        cancel: CancelHook | None = None,
+        feather: int = 0,
+    ) -> list[Image]:
+        """Repaint where `mask_image` is white; pixels under black come back exactly (output at the image's
+        size; height/width set the generation size)."""
+
+    @abstractmethod
+    def replace_background(
+        self,
+        product_rgba: Image,
+        prompt: str | list[str],
+        negative_prompt: str | list[str] | None = None,
+        num_inference_steps: int = 30,
+        guidance_scale: float = 7.0,
+        seed: int | None = None,
+        height: int | None = None,
+        width: int | None = None,
+        num_images_per_prompt: int = 1,
+        callback: StepCallback | None = None,
+        *,
+        cancel: CancelHook | None = None,
+        feather: int = 8,
+    ) -> list[Image]:
+        """A new scene around a product cut-out (RGBA on its canvas; alpha >= 128 is the product).
+
+        The product's pixels come back exactly (colours, logo, text); its edge fades into the scene over
+        `feather` pixels outside it. Output at the canvas size; height/width set the generation size.
+        """
+
+    @abstractmethod
+    def outpaint(
+        self,
+        image: Image,
+        width: int,
+        height: int,
+        prompt: str | list[str] = "",
+        negative_prompt: str | list[str] | None = None,
+        num_inference_steps: int = 30,
+        guidance_scale: float = 7.0,
+        seed: int | None = None,
+        num_images_per_prompt: int = 1,
+        callback: StepCallback | None = None,
+        *,
+        cancel: CancelHook | None = None,
+        feather: int = 8,
+    ) -> list[Image]:
+        """Extend `image` to width x height (another aspect, e.g. `size_for_aspect(9, 16)`): it is scaled to fit,
+        centred and kept exactly; the new area is painted. `image.info["placement"]` is its (x, y, w, h)."""
+
+    @abstractmethod
+    def variations(
+        self,
+        image: Image,
+        n: int = 4,
+        strength: float = 0.5,
+        seed: int | None = None,
+        prompt: str = "",
+        negative_prompt: str | None = None,
+        num_inference_steps: int = 30,
+        guidance_scale: float = 7.0,
+        callback: StepCallback | None = None,
+        *,
+        cancel: CancelHook | None = None,
+    ) -> list[Image]:
+        """`n` restyles of `image`, one seed each (`seed + i`)."""
+
+    # -- LoRA adapters ------------------------------------------------------------------------------------
+    @property
+    @abstractmethod
+    def loras(self) -> list[str]:
+        """Adapters loaded now."""
+
+    @property
+    @abstractmethod
+    def active_lora(self) -> str | None:
+        """The adapter every call uses now (None: the base model)."""
+
+    @abstractmethod
+    def load_lora(self, name: str, path: str | Path | None = None) -> None:
+        """Load adapter `name` from `path`, or from the spec's `options.lora_dir` when `path` is None."""
+
+    @abstractmethod
+    def set_lora(self, name: str | None, scale: float = 1.0) -> None:
+        """Use adapter `name` (loaded) for the following calls, or none (exactly the base model's output)."""
+
+    @abstractmethod
+    def unload_lora(self, name: str) -> None:
+        """Free adapter `name`."""
+
+    @contextmanager
+    def using_lora(self, name: str | None) -> Iterator[DiffusionEngine]:
+        """Calls inside the block use adapter `name` (loaded on demand from `lora_dir`); other threads wait."""
+        with self.lock:
+            previous = self.active_lora
+            if name is not None and name not in self.loras:
+                self.load_lora(name)
+            self.set_lora(name)
+            try:
+                yield self
+            finally:
+                self.set_lora(previous if previous in self.loras else None)
