@@ -20,6 +20,7 @@ from models.spec import EngineKind, ModelSpec, Task
 __all__ = [
     "TINY_CORPUS",
     "train_tiny_tokenizer",
+    "tiny_clip_tokenizer",
     "build_tiny_qwen2",
     "build_tiny_marian",
     "build_tiny_bert_classifier",
@@ -174,7 +175,7 @@ def build_tiny_bert_classifier(
     )
 
 
-def _tiny_clip_tokenizer():
+def tiny_clip_tokenizer():
     """A CLIP tokenizer (end-of-word suffix `</w>`, as CLIP's BPE) trained on the tiny corpus."""
     from transformers import CLIPTokenizer
 
@@ -203,7 +204,7 @@ def build_tiny_sd_pipeline(path: str | Path, name: str = "tiny-sd", seed: int = 
     from transformers import CLIPTextConfig, CLIPTextModel
 
     path = Path(path)
-    tokenizer = _tiny_clip_tokenizer()
+    tokenizer = tiny_clip_tokenizer()
     torch.manual_seed(seed)
     unet = UNet2DConditionModel(
         block_out_channels=(32, 64),
@@ -274,7 +275,7 @@ def build_tiny_sdxl_pipeline(path: str | Path, name: str = "tiny-sdxl", seed: in
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     path = Path(path)
-    tokenizer = _tiny_clip_tokenizer()
+    tokenizer = tiny_clip_tokenizer()
     torch.manual_seed(seed)
     unet = UNet2DConditionModel(
         block_out_channels=(32, 64),
