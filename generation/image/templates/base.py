@@ -1,0 +1,398 @@
+"""What every cover template gets (`Scene`) and is (`Template`), plus the pieces they share.
+
+A template reads its boxes for the preset from `data/templates.yaml`, fits all of its text first (so a title
+that cannot fit fails before any pixel is drawn), then paints. All variation comes from `scene.rng` (seeded by
+the composer), so the same inputs and seed give the same pixels.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw
+
+from common.errors import InputError
+from generation.image.draw import (
+    blurred_backdrop,
+    contain_size,
+    cover_crop,
+    paste_card,
+    paste_cutout,
+    resize_rgba,
+    soft_shadow,
+)
+from generation.image.palette import Palette, from_hex, readable_text
+from generation.image.schema import CoverSpec
+from generation.image.stickers import badge_sticker, paste_sticker, price_seal
+from generation.image.text import Block, Box, Typesetter
+
+__all__ = ["ProductPhoto", "Scene", "Template"]
+
+_MAX_UPSCALE = 2.0  # a small photo's cut-out is not blown up more than this (it would look soft)
+
+
+def _clear_of(
+    centre: tuple[int, int],
+    size: tuple[int, int],
+    taken: list[tuple[int, int, int, int]],
+    canvas: tuple[int, int],
+) -> tuple[int, int]:
+    """`centre`, or the nearest of a few moves from it, where a sticker of `size` covers none of `taken` (text,
+    other stickers) and stays on the canvas; `centre` itself when every move collides."""
+    w, h = size
+
+    def free(c: tuple[int, int]) -> bool:
+        x0, y0 = c[0] - w // 2, c[1] - h // 2
+        if not (0 <= x0 and 0 <= y0 and x0 + w <= canvas[0] and y0 + h <= canvas[1]):
+            return False
+        return all(x0 + w <= t[0] or t[2] <= x0 or y0 + h <= t[1] or t[3] <= y0 for t in taken)
+
+    steps = [(0, 0)] + [
+        (dx, dy)
+        for k in (0.5, 1.0, 1.5, 2.0)
+        for dx, dy in ((0, -k), (0, k), (k, 0), (-k, 0), (k, -k), (-k, -k), (k, k), (-k, k))
+    ]
+    for dx, dy in steps:
+        c = (round(centre[0] + dx * w), round(centre[1] + dy * h))
+        if free(c):
+            return c
+    return centre
+
+
+def _turned(size: tuple[int, int], angle: float) -> tuple[int, int]:
+    """The size of a `size` image turned by `angle` degrees (expanded)."""
+    a = math.radians(angle)
+    w, h = size
+    return math.ceil(abs(w * math.cos(a)) + abs(h * math.sin(a))), math.ceil(
+        abs(w * math.sin(a)) + abs(h * math.cos(a))
+    )
+
+
+@dataclass(frozen=True)
+class ProductPhoto:
+    """A merchant photo prepared once (the composer caches it): working copy, cut-out, where the product is.
+
+    Attributes:
+        rgb: the photo at working size (H x W x 3 uint8).
+        cutout: the product cut out and cropped to it (RGBA), or None when the photo has no clean cut-out.
+        focus: the product's centre as fractions of the photo (crops keep it in view).
+        colours: dominant colours of the product (or of the photo) with their shares.
+        box: the product's box (x0, y0, x1, y1) in working-copy pixels, or None without a clean cut-out.
+    """
+
+    rgb: np.ndarray
+    cutout: np.ndarray | None
+    focus: tuple[float, float]
+    colours: tuple[tuple[tuple[int, int, int], float], ...]
+    box: tuple[int, int, int, int] | None = None
+
+
+@dataclass
+class Scene:
+    """Everything a template needs to paint one cover."""
+
+    spec: CoverSpec
+    preset: str
+    size: tuple[int, int]
+    photos: list[ProductPhoto]
+    palette: Palette
+    rng: np.random.Generator
+    ts: Typesetter
+    layout: dict[str, list[float]]
+    conf: dict[str, Any]
+    data: dict[str, Any]
+    #: every text fitted on the canvas so far, as (param, block): where the words went
+    blocks: list[tuple[str, Block]] = field(default_factory=list)
+    #: boxes that stickers must not cover besides the text (a price tag, stickers already placed)
+    taken: list[tuple[int, int, int, int]] = field(default_factory=list)
+
+    @property
+    def width(self) -> int:
+        return self.size[0]
+
+    @property
+    def height(self) -> int:
+        return self.size[1]
+
+    def box(self, key: str) -> Box:
+        """A layout box of this template and preset, in pixels."""
+        x0, y0, x1, y1 = self.layout[key]
+        w, h = self.size
+        return Box(round(x0 * w), round(y0 * h), round(x1 * w), round(y1 * h))
+
+    def px(self, fraction: float) -> int:
+        """A length given as a fraction of the canvas width."""
+        return max(1, round(fraction * self.width))
+
+    @property
+    def title_min(self) -> int:
+        return -(-self.data["type"]["title_min_px_at_360"] * self.width // 360)
+
+    @property
+    def text_min(self) -> int:
+        return -(-self.data["type"]["text_min_px_at_360"] * self.width // 360)
+
+    def colour(self, key: str) -> tuple[int, int, int]:
+        return from_hex(self.data["colours"][key])
+
+    def choice(self, options: list[Any]) -> Any:
+        """One of `options`, by the seeded RNG."""
+        return options[int(self.rng.integers(len(options)))]
+
+    # text ------------------------------------------------------------------------------------------------
+    def fit(self, text: str, box: Box, *, param: str, **options: Any) -> Block:
+        """`Typesetter.fit` on the canvas, recorded in `blocks` (options as there)."""
+        block = self.ts.fit(text, box, param=param, **options)
+        self.blocks.append((param, block))
+        return block
+
+    def fit_stack(
+        self,
+        region: Box,
+        items: list[tuple[str, str, dict[str, Any]]],
+        valign: Literal["top", "center", "bottom"] = "top",
+        gap: float = 0.012,
+    ) -> list[Block | None]:
+        """Texts stacked in a region, the first (the title) taking the height the others leave.
+
+        Args:
+            region: where the stack goes.
+            items: (param, text, options) from the top down; options as `Typesetter.fit` plus `share`: the most
+                of the region's height an item after the first may take (default 0.35). Empty texts give None.
+            valign: where the stack sits in the region.
+            gap: space between items, a fraction of the canvas width.
+
+        Returns:
+            One block (or None) per item, placed and recorded in `blocks`.
+        """
+        space = self.px(gap)
+        blocks: list[Block | None] = [None] * len(items)
+        reserved = 0
+        for i, (param, text, opts) in enumerate(items[1:], start=1):
+            if not text:
+                continue
+            opts = dict(opts)
+            share = opts.pop("share", 0.35)
+            box = Box(region.x0, region.y0, region.x1, region.y0 + round(region.height * share))
+            blocks[i] = self.ts.fit(text, box, param=param, valign="top", **opts)
+            reserved += blocks[i].extent + space
+        param, text, opts = items[0]
+        box = Box(region.x0, region.y0, region.x1, region.y1 - reserved)
+        blocks[0] = self.ts.fit(text, box, param=param, valign="top", **opts)
+        total = sum(b.extent for b in blocks if b is not None) + space * (sum(b is not None for b in blocks) - 1)
+        y = {"top": region.y0, "center": region.y0 + (region.height - total) // 2, "bottom": region.y1 - total}[valign]
+        for i, block in enumerate(blocks):
+            if block is None:
+                continue
+            blocks[i] = block.moved(y, Box(region.x0, y, region.x1, y + block.extent))
+            self.blocks.append((items[i][0], blocks[i]))
+            y += block.extent + space
+        return blocks
+
+    def title_options(self, **kw: Any) -> dict[str, Any]:
+        """`fit` options of the title: bold, from the template's largest size down to the legible size."""
+        return {
+            "max_size": self.px(self.conf.get("title_max", 0.1)),
+            "min_size": self.title_min,
+            "bold": True,
+            "max_lines": 4,
+            **kw,
+        }
+
+    def text_options(self, max_size: float = 0.042, **kw: Any) -> dict[str, Any]:
+        """`fit` options of secondary text (subtitle, points): regular weight, down to the legible size."""
+        return {"max_size": self.px(max_size), "min_size": self.text_min, "max_lines": 4, **kw}
+
+    def fit_title(
+        self,
+        key: str = "title",
+        align: Literal["left", "center", "right"] = "center",
+        valign: Literal["top", "center", "bottom"] = "center",
+        max_size: float | None = None,
+        max_lines: int = 4,
+    ) -> Block:
+        """The title fitted into its box (bold, largest size that fits, at least the legible size)."""
+        return self.fit(
+            self.spec.title,
+            self.box(key),
+            max_size=self.px(max_size or self.conf.get("title_max", 0.1)),
+            min_size=self.title_min,
+            bold=True,
+            max_lines=max_lines,
+            align=align,
+            valign=valign,
+            param="title",
+        )
+
+    def draw_text(
+        self, canvas: Image.Image, block: Block | None, fill: tuple[int, int, int], shadow: float = 0.0
+    ) -> None:
+        """Draw a fitted block, with a soft dark shadow under it when `shadow` (blur, fraction of the width)."""
+        if block is None:
+            return
+        if shadow:
+            mask = Image.new("L", canvas.size, 0)
+            self.ts.draw(ImageDraw.Draw(mask), block, (255,))
+            x0, y0, x1, y1 = block.ink
+            pad = self.px(shadow) * 3
+            crop = (max(0, x0 - pad), max(0, y0 - pad), min(canvas.width, x1 + pad), min(canvas.height, y1 + pad))
+            soft_shadow(
+                canvas, mask.crop(crop), crop[:2], blur=self.px(shadow), offset=(0, self.px(shadow * 0.3)), opacity=0.55
+            )
+        self.ts.draw(ImageDraw.Draw(canvas), block, fill)
+
+    # photos --------------------------------------------------------------------------------------------
+    def place_product(
+        self,
+        canvas: Image.Image,
+        box: Box,
+        photo: ProductPhoto | None = None,
+        shadow: bool = True,
+        radius: float = 0.035,
+        border: float = 0.0,
+        anchor: Literal["bottom", "center"] = "bottom",
+    ) -> tuple[int, int, int, int]:
+        """The product in `box`: its cut-out (standing on the box's bottom) when clean, else a photo card.
+
+        Returns:
+            The box (x0, y0, x1, y1) the product or card occupies.
+        """
+        photo = photo or self.photos[0]
+        if photo.cutout is not None:
+            cw, ch = photo.cutout.shape[1], photo.cutout.shape[0]
+            w, h = contain_size((cw, ch), (min(box.width, cw * _MAX_UPSCALE), min(box.height, ch * _MAX_UPSCALE)))
+            x = box.x0 + (box.width - w) // 2
+            y = box.y1 - h if anchor == "bottom" else box.y0 + (box.height - h) // 2
+            paste_cutout(canvas, resize_rgba(photo.cutout, (w, h)), (x, y), shadow=self.px(0.025) if shadow else 0)
+            return x, y, x + w, y + h
+        ph, pw = photo.rgb.shape[:2]
+        # a card of the photo's own aspect, limited to 4:3 either way, inside the box
+        aspect = min(max(pw / ph, 0.75), 4 / 3)
+        w, h = contain_size((round(1000 * aspect), 1000), (box.width, box.height))
+        x = box.x0 + (box.width - w) // 2
+        y = box.y0 + (box.height - h) // 2
+        card = self.frame_photo(photo, (w, h))
+        return paste_card(
+            canvas, card, (x, y), radius=self.px(radius), shadow=self.px(0.02) if shadow else 0, border=self.px(border)
+        )
+
+    def frame_photo(self, photo: ProductPhoto, size: tuple[int, int]) -> Image.Image:
+        """The photo filling a frame of `size`: cropped around the product when the product stays whole, else
+        zoomed out until it does, the uncovered margin filled with the photo blurred."""
+        w, h = size
+        ph, pw = photo.rgb.shape[:2]
+        if photo.box is None:
+            return cover_crop(photo.rgb, size, photo.focus)
+        x0, y0, x1, y1 = photo.box
+        margin = 0.06 * max(x1 - x0, y1 - y0)
+        scale = max(w / pw, h / ph)
+        cw, ch = w / scale, h / scale
+        cx = float(np.clip(photo.focus[0] * pw - cw / 2, 0, pw - cw))
+        cy = float(np.clip(photo.focus[1] * ph - ch / 2, 0, ph - ch))
+        if (
+            x0 - margin >= cx - 1
+            and y0 - margin >= cy - 1
+            and x1 + margin <= cx + cw + 1
+            and y1 + margin <= cy + ch + 1
+        ):
+            return cover_crop(photo.rgb, size, photo.focus)
+        s = min(w * 0.86 / (x1 - x0), h * 0.86 / (y1 - y0))
+        sw, sh = max(1, round(pw * s)), max(1, round(ph * s))
+        ox = (w - sw) / 2 if sw <= w else float(np.clip(w / 2 - (x0 + x1) / 2 * s, w - sw, 0))
+        oy = (h - sh) / 2 if sh <= h else float(np.clip(h / 2 - (y0 + y1) / 2 * s, h - sh, 0))
+        frame = Image.fromarray(blurred_backdrop(photo.rgb, size, photo.focus, blur=self.px(0.03)))
+        frame.paste(
+            Image.fromarray(cv2.resize(photo.rgb, (sw, sh), interpolation=cv2.INTER_AREA)), (round(ox), round(oy))
+        )
+        return frame
+
+    # stickers ------------------------------------------------------------------------------------------
+    def stickers(
+        self,
+        canvas: Image.Image,
+        badge_at: tuple[int, int] | None,
+        price_at: tuple[int, int] | None,
+        badge_height: float = 0.085,
+        price_diameter: float = 0.22,
+        fill: tuple[int, int, int] | None = None,
+        tilt: float = 12.0,
+    ) -> None:
+        """The badge sticker and the price seal (each when the spec has it and a place is given).
+
+        Args:
+            fill: the stickers' colour; default one of the data's sticker fills or the accent, by seed.
+            tilt: stickers turn by up to this many degrees either way, by seed.
+        """
+        fills = [from_hex(c) for c in self.data["colours"]["sticker_fills"]]
+        taken = [block.ink for _, block in self.blocks] + self.taken  # stickers never cover words
+        if self.spec.badge and badge_at is not None:
+            seal = len(self.spec.badge) <= 3 and bool(self.rng.random() < 0.5)
+            colour = fill or self.choice([self.palette.accent, *fills[:2]])
+            sticker = badge_sticker(
+                self.ts,
+                self.spec.badge,
+                self.px(badge_height),
+                colour,
+                min_size=self.text_min,
+                max_width=self.px(0.5),
+                seal=seal,
+            )
+            angle = float(self.rng.uniform(-tilt, tilt))
+            at = _clear_of(badge_at, _turned(sticker.size, angle), taken, canvas.size)
+            taken.append(paste_sticker(canvas, sticker, at, angle=angle))
+        if self.spec.price is not None and price_at is not None:
+            colour = fill or self.choice(fills[:2])
+            seal = price_seal(
+                self.ts,
+                self.spec.price,
+                self.px(price_diameter),
+                colour,
+                self.data["words"]["price_label"],
+                min_size=self.text_min,
+            )
+            angle = float(self.rng.uniform(-tilt, tilt))
+            at = _clear_of(price_at, _turned(seal.size, angle), taken, canvas.size)
+            taken.append(paste_sticker(canvas, seal, at, angle=angle))
+        self.taken = taken[len(self.blocks) :]
+
+    def ink_on(self, bg: tuple[int, int, int], preferred: tuple[int, int, int] | None = None) -> tuple[int, int, int]:
+        """A text colour readable on `bg` (WCAG 4.5:1): `preferred` when it is, else near-black or white."""
+        return readable_text(bg, [preferred] if preferred else [])
+
+
+class Template(ABC):
+    """A cover layout. Subclasses set `name` and implement `render`.
+
+    Args:
+        conf: the template's entry of `data/templates.yaml`.
+    """
+
+    name: ClassVar[str]
+
+    def __init__(self, conf: dict[str, Any]) -> None:
+        self.conf = conf
+        self.display_name: str = conf["display_name"]
+        self.description: str = conf["description"]
+        self.photos: tuple[int, int] = tuple(conf["photos"])  # type: ignore[assignment]
+        self.needs: tuple[str, ...] = tuple(conf.get("needs", ()))
+
+    def missing(self, spec: CoverSpec, n_photos: int) -> InputError | None:
+        """Why this template cannot make a cover of `spec` with `n_photos` photos (an error to raise), or None."""
+        lo, hi = self.photos
+        if not lo <= n_photos <= hi:
+            want = f"{lo}" if lo == hi else f"{lo}-{hi}"
+            return InputError(f"photos: the {self.name} template shows {want} photo(s), got {n_photos}", "photos")
+        if "price" in self.needs and spec.price is None:
+            return InputError(f"price: the {self.name} template needs a price", "price")
+        if "points" in self.needs and len([p for p in spec.points if p]) < 2:
+            return InputError(f"points: the {self.name} template needs 2-4 selling points", "points")
+        return None
+
+    @abstractmethod
+    def render(self, scene: Scene) -> Image.Image:
+        """Paint the cover (RGB, the scene's size). Fit every text before painting."""

@@ -1,0 +1,58 @@
+"""价格标签 `price_tag`: the product in a spotlight with a big swing tag showing the price."""
+
+from __future__ import annotations
+
+from PIL import Image, ImageDraw
+
+from generation.image.palette import from_hex, mix, with_contrast
+from generation.image.stickers import paste_sticker, price_tag
+from generation.image.templates.base import Scene, Template
+
+__all__ = ["PriceTag"]
+
+_WHITE = (255, 255, 255)
+
+
+class PriceTag(Template):
+    name = "price_tag"
+
+    def render(self, scene: Scene) -> Image.Image:
+        pal = scene.palette
+        # 1. text first
+        title, subtitle = scene.fit_stack(
+            scene.box("text"),
+            [
+                ("title", scene.spec.title, scene.title_options(max_lines=3)),
+                ("subtitle", scene.spec.subtitle, scene.text_options(0.04, share=0.5)),
+            ],
+            valign="center",
+        )
+        tag_box = scene.box("tag")
+        fills = [from_hex(c) for c in scene.data["colours"]["sticker_fills"]]
+        tag_fill = with_contrast(scene.choice([fills[0], pal.accent, fills[2]]), _WHITE)
+        tag = price_tag(
+            scene.ts,
+            scene.spec.price,
+            (tag_box.width, tag_box.height),
+            tag_fill,
+            scene.data["words"]["price_label"],
+            min_size=scene.text_min,
+        )
+        # 2. a pale ground with a spotlight behind the product
+        bg = pal.light
+        canvas = Image.new("RGB", scene.size, bg)
+        box = scene.box("product")
+        spot = mix(pal.accent, bg, 0.72)
+        r = round(max(box.width, box.height) * 0.47)
+        cx, cy = (box.x0 + box.x1) // 2, (box.y0 + box.y1) // 2
+        ImageDraw.Draw(canvas).ellipse((cx - r, cy - r, cx + r, cy + r), fill=spot)
+        product = scene.place_product(canvas, box, border=0.012)
+        # 3. words and the tag
+        ink = scene.ink_on(bg, pal.dark)
+        scene.draw_text(canvas, title, ink)
+        scene.draw_text(canvas, subtitle, scene.ink_on(bg, mix(ink, bg, 0.25)))
+        centre = ((tag_box.x0 + tag_box.x1) // 2, (tag_box.y0 + tag_box.y1) // 2)
+        scene.taken.append(paste_sticker(canvas, tag, centre, angle=float(scene.rng.uniform(-4, 4))))
+        # 4. the badge on the product's shoulder (no second price)
+        scene.stickers(canvas, badge_at=(product[0] + scene.px(0.03), product[1] + scene.px(0.05)), price_at=None)
+        return canvas
