@@ -37,6 +37,7 @@ from models.engines.diffusion_inputs import (
 )
 from models.engines.diffusion_lora import LoraAdapters
 from models.engines.diffusion_speed import DiffusionOptions, apply_speed_options, compile_scope
+from models.errors import EngineUnavailableError
 from models.spec import ModelSpec
 
 __all__ = ["DiffusersImageEngine"]
@@ -48,7 +49,7 @@ class DiffusersImageEngine(DiffusionEngine):
     """Every `DiffusionEngine` task on one diffusers checkpoint; calls take turns on the model (`self.lock`).
 
     Spec `options` (see `DiffusionOptions`): GPU speed options (`fuse_qkv`, `channels_last`,
-    `compile: reduce-overhead`, `vae_fp16`, `warmup`), `lora_dir` and `max_loras` for adapters.
+    `compile: reduce-overhead`, `vae_fp16`, `warmup`) and `lora_dir` for adapters.
     """
 
     engine_name = "diffusers"
@@ -65,10 +66,11 @@ class DiffusersImageEngine(DiffusionEngine):
                 raise ValueError("DiffusersImageEngine needs the checkpoint directory or a loaded pipeline")
             pipeline = AutoPipelineForText2Image.from_pretrained(weights, dtype=self.dtype)
         self.text2img = pipeline.to(self.device)
-        self.img2img = AutoPipelineForImage2Image.from_pipe(self.text2img)
-        self.inpainter = AutoPipelineForInpainting.from_pipe(self.text2img)
+        self.img2img = _variant(AutoPipelineForImage2Image, self.text2img)
+        self.inpainter = _variant(AutoPipelineForInpainting, self.text2img)
         for pipe in (self.text2img, self.img2img, self.inpainter):
-            pipe.set_progress_bar_config(disable=True)
+            if pipe is not None:
+                pipe.set_progress_bar_config(disable=True)
         self.speed: list[str] = []
         if self.options.speed_wanted(self.device):
             self.speed = apply_speed_options(self.text2img, self.options)
@@ -76,12 +78,16 @@ class DiffusersImageEngine(DiffusionEngine):
         #: Denoising steps run by this engine (all calls); cancelled runs stop adding to it.
         self.denoise_steps = 0
         self.adapters = LoraAdapters(self.text2img, self.options.lora_dir, spec.name)
-        unet = self.text2img.unet.config
         scale = getattr(self.text2img, "vae_scale_factor", 8)
-        side = int(unet.sample_size) * scale
+        unet = getattr(self.text2img, "unet", None)
+        if unet is not None:
+            side = int(unet.config.sample_size) * scale
+            # Latent sides divisible by the UNet's total upsampling keep one graph (no odd-size fallback path).
+            self.size_multiple = scale * 2 ** (len(unet.config.block_out_channels) - 1)
+        else:  # transformer denoisers (SD3, FLUX, ...): 2x2 latent patches
+            side = int(getattr(self.text2img, "default_sample_size", 128)) * scale
+            self.size_multiple = scale * 2
         self.native_size = (side, side)
-        # Latent sides divisible by the UNet's total upsampling keep one graph (no odd-size fallback path).
-        self.size_multiple = scale * 2 ** (len(unet.block_out_channels) - 1)
         for batch, height, width in self.options.warmup:
             self.warm_up(batch, height, width)
 
@@ -154,7 +160,7 @@ class DiffusersImageEngine(DiffusionEngine):
             init = init.resize(size, Image.Resampling.LANCZOS)
         # 3. run
         return self._run(
-            self.img2img,
+            self._require(self.img2img, "image-to-image"),
             dict(prompt=prompts, negative_prompt=negatives, image=init, strength=strength),
             len(prompts) * num_images_per_prompt,
             num_inference_steps,
@@ -341,6 +347,14 @@ class DiffusersImageEngine(DiffusionEngine):
             self.adapters.unload(name)
 
     # -- shared steps -------------------------------------------------------------------------------------
+    def _require(self, pipeline: Any, task: str) -> Any:
+        if pipeline is None:
+            raise EngineUnavailableError(
+                f"model {self.model_name!r} ({type(self.text2img).__name__}) has no {task} pipeline in diffusers "
+                f"{_diffusers_version()}; use an SD 1.x / SDXL / SD3 / FLUX checkpoint for this task"
+            )
+        return pipeline
+
     def _generation_size(self, source: tuple[int, int], height: int | None, width: int | None) -> tuple[int, int]:
         """(width, height) to run at: as given, else the source's aspect at the native pixel count."""
         if height is not None and width is not None:
@@ -388,7 +402,7 @@ class DiffusersImageEngine(DiffusionEngine):
         )
         # 3. run
         scenes = self._run(
-            self.inpainter,
+            self._require(self.inpainter, "inpainting"),
             kwargs,
             len(prompts) * num_images_per_prompt,
             num_inference_steps,
@@ -446,3 +460,18 @@ class DiffusersImageEngine(DiffusionEngine):
         for image, row_seed in zip(images, seeds, strict=True):
             image.info["seed"] = row_seed
         return images
+
+
+def _variant(auto_class: Any, pipeline: Any) -> Any:
+    """The task variant of `pipeline` on the same modules, or None when diffusers has none for its family."""
+    try:
+        return auto_class.from_pipe(pipeline)
+    except ValueError as err:  # "AutoPipeline can't find a pipeline linked to ..."
+        log.info("%s: %s", auto_class.__name__, err)
+        return None
+
+
+def _diffusers_version() -> str:
+    import diffusers
+
+    return diffusers.__version__

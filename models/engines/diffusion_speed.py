@@ -46,8 +46,9 @@ class DiffusionOptions:
         warmup: `[[batch, height, width], ...]` text-to-image runs at load time, so compilation and CUDA graph
             capture happen before the first request (include the smallest and largest batch).
         lora_dir: Directory of per-merchant LoRA adapters: `<name>/pytorch_lora_weights.safetensors` or
-            `<name>.safetensors`. Adapter names come from requests, paths only from here.
-        max_loras: Adapters kept loaded per replica (LRU), for Ray Serve multiplexing.
+            `<name>.safetensors`. Adapter names come from requests, paths only from here. With `compile`, loading
+            an adapter changes the UNet's modules and so recompiles it once (switching between loaded adapters
+            changes PEFT's active-adapter state, which dynamo guards on, too).
     """
 
     fuse_qkv: bool = False
@@ -58,7 +59,6 @@ class DiffusionOptions:
     speed_on_cpu: bool = False
     warmup: list[list[int]] = field(default_factory=list)
     lora_dir: Path | None = None
-    max_loras: int = 8
 
     @classmethod
     def from_options(cls, options: dict[str, Any], model: str = "") -> DiffusionOptions:
@@ -85,9 +85,6 @@ class DiffusionOptions:
         values["warmup"] = [list(row) for row in warmup]
         if values.get("lora_dir") is not None:
             values["lora_dir"] = Path(values["lora_dir"]).expanduser()
-        max_loras = values.get("max_loras", 8)
-        if not isinstance(max_loras, int) or isinstance(max_loras, bool) or max_loras < 1:
-            raise ModelConfigError(f"{where}options.max_loras must be an integer >= 1, got {max_loras!r}")
         return cls(**values)
 
     def speed_wanted(self, device: torch.device) -> bool:
@@ -95,26 +92,33 @@ class DiffusionOptions:
 
 
 def apply_speed_options(pipeline: Any, options: DiffusionOptions) -> list[str]:
-    """Apply the speed options to a pipeline's UNet and VAE in place; returns what was applied.
-
-    The pipelines made by `from_pipe` share these modules, so every variant gets the fast path.
-    """
+    """Apply the speed options to a pipeline's denoiser (UNet, or transformer for SD3 / FLUX) and VAE in place;
+    returns what was applied. The pipelines made by `from_pipe` share these modules, so every variant gets it."""
     applied: list[str] = []
+    unet = getattr(pipeline, "unet", None)
+    denoiser = unet if unet is not None else getattr(pipeline, "transformer", None)
     if options.fuse_qkv:
         keep_lora_working = options.lora_dir is not None
         if keep_lora_working:
-            log.info("fuse_qkv: fusing the VAE only (a fused UNet attention would bypass LoRA adapters)")
-        pipeline.fuse_qkv_projections(unet=not keep_lora_working, vae=True)
+            log.info("fuse_qkv: fusing the VAE only (a fused attention would bypass LoRA adapters)")
+        if unet is not None:
+            pipeline.fuse_qkv_projections(unet=not keep_lora_working, vae=True)
+        else:
+            if not keep_lora_working and hasattr(denoiser, "fuse_qkv_projections"):
+                denoiser.fuse_qkv_projections()
+            if hasattr(pipeline.vae, "fuse_qkv_projections"):
+                pipeline.vae.fuse_qkv_projections()
         applied.append("fuse_qkv(vae)" if keep_lora_working else "fuse_qkv")
-    if options.channels_last:
-        pipeline.unet.to(memory_format=torch.channels_last)
-        pipeline.vae.to(memory_format=torch.channels_last)
+    if options.channels_last:  # convolution-heavy modules only
+        for module in (unet, pipeline.vae):
+            if module is not None:
+                module.to(memory_format=torch.channels_last)
         applied.append("channels_last")
     if options.vae_fp16 and getattr(pipeline.vae.config, "force_upcast", False):
         pipeline.vae.register_to_config(force_upcast=False)
         applied.append("vae_fp16")
-    if options.compile:
-        pipeline.unet.compile(mode=options.compile, fullgraph=options.compile_fullgraph, dynamic=True)
+    if options.compile and denoiser is not None:
+        denoiser.compile(mode=options.compile, fullgraph=options.compile_fullgraph, dynamic=True)
         applied.append(f"compile({options.compile})")
     return applied
 
