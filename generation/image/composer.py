@@ -4,7 +4,10 @@
 dominant colours: an LRU owned by the instance, keyed by the pixels' hash), picks the template (`spec.template`
 or, by seed, one that fits the photos and the words), and paints it at the preset's size. Same inputs and seed,
 same pixels. Errors a client can fix are `InputError`s naming the field: `photos`, `photos.N`, `masks`,
-`masks.N`, `preset`, `template`, `title`, `subtitle`, `points`, `badge`, `price`.
+`masks.N`, `preset`, `template`, `seed`, `title`, `subtitle`, `points`, `badge`, `price`.
+
+Threads: photos are prepared in parallel (the cut-out releases the GIL in OpenCV); painting takes turns on
+one lock per instance, because the sized FreeType faces and the text caches are shared.
 """
 
 from __future__ import annotations
@@ -125,7 +128,8 @@ class Composer:
         self._ts = Typesetter(fonts or Fonts())
         self._cache: OrderedDict[bytes, ProductPhoto] = OrderedDict()
         self._cache_size = cache_size
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the photo cache
+        self._paint = threading.Lock()  # one cover painted at a time: the FreeType faces are shared
 
     # listing ------------------------------------------------------------------------------------------------
     def templates(self) -> list[TemplateInfo]:
@@ -268,7 +272,8 @@ class Composer:
         first_error: InputError | None = None
         for template in candidates:
             try:
-                image, palette, blocks = self._render(template, spec, prepared, int(seed))
+                with self._paint:
+                    image, palette, blocks = self._render(template, spec, prepared, int(seed))
             except InputError as exc:
                 if spec.template is not None or exc.param is None or exc.param.split(".")[0] not in _TEXT_PARAMS:
                     raise

@@ -50,20 +50,29 @@ def contain_size(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]
 
 def resize_rgba(rgba: np.ndarray, size: tuple[int, int]) -> Image.Image:
     """An RGBA array resized (premultiplied, so edges take no background colour) as a PIL RGBA image."""
-    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
-    pre = np.concatenate([rgba[..., :3].astype(np.float32) * alpha, alpha * 255.0], axis=2)
-    out = _resize(pre, size)
-    a = np.clip(out[..., 3:4], 0, 255)
-    rgb = np.where(a > 0, out[..., :3] * 255.0 / np.maximum(a, 1e-3), 0)
-    return Image.fromarray(np.concatenate([np.clip(rgb, 0, 255), a], axis=2).astype(np.uint8), "RGBA")
+    alpha = np.ascontiguousarray(rgba[..., 3])
+    a3 = cv2.merge([alpha, alpha, alpha])
+    pre = cv2.multiply(np.ascontiguousarray(rgba[..., :3]), a3, scale=1 / 255)
+    pre = _resize(np.dstack([pre, alpha]), size)
+    a = np.ascontiguousarray(pre[..., 3])
+    rgb = cv2.divide(np.ascontiguousarray(pre[..., :3]), cv2.merge([a, a, a]), scale=255)
+    return Image.fromarray(np.dstack([rgb, a]), "RGBA")
 
 
 def rounded_mask(size: tuple[int, int], radius: int) -> Image.Image:
-    """An L mask of a rounded rectangle (anti-aliased by 2x supersampling)."""
+    """An L mask of a rounded rectangle with anti-aliased corners."""
     w, h = size
-    big = Image.new("L", (w * 2, h * 2), 0)
-    ImageDraw.Draw(big).rounded_rectangle((0, 0, w * 2 - 1, h * 2 - 1), radius=radius * 2, fill=255)
-    return big.resize((w, h), Image.Resampling.BOX)
+    r = max(0, min(int(radius), w // 2, h // 2))
+    mask = np.full((h, w), 255, np.uint8)
+    if r:
+        yy, xx = np.mgrid[0:r, 0:r].astype(np.float32)
+        dist = np.hypot(r - xx - 0.5, r - yy - 0.5)
+        corner = (np.clip(r - dist + 0.5, 0, 1) * 255).astype(np.uint8)
+        mask[:r, :r] = corner
+        mask[:r, w - r :] = corner[:, ::-1]
+        mask[h - r :, :r] = corner[::-1, :]
+        mask[h - r :, w - r :] = corner[::-1, ::-1]
+    return Image.fromarray(mask, "L")
 
 
 def soft_shadow(
@@ -129,13 +138,21 @@ def paste_cutout(canvas: Image.Image, product: Image.Image, xy: tuple[int, int],
     canvas.paste(product, (x, y), alpha)
 
 
-def blurred_backdrop(rgb: np.ndarray, size: tuple[int, int], focus: tuple[float, float], blur: float) -> np.ndarray:
-    """The photo covering `size`, blurred by `blur` px (at full size), as an RGB array."""
+def blurred_backdrop(
+    rgb: np.ndarray, size: tuple[int, int], focus: tuple[float, float], blur: float, scale: float = 1.0
+) -> np.ndarray:
+    """The photo covering `size`, blurred by `blur` px (at full size), as an RGB array.
+
+    The blur runs at 1/8 size; with `scale` < 1 the result stays small (callers that keep working on it, then
+    upscale once, save full-size passes).
+    """
     w, h = size
     f = 0.125
     small = np.asarray(cover_crop(rgb, (max(1, round(w * f)), max(1, round(h * f))), focus))
     small = cv2.GaussianBlur(small, (0, 0), max(blur * f, 0.5), borderType=cv2.BORDER_REFLECT)
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    if scale <= f:
+        return small
+    return cv2.resize(small, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_LINEAR)
 
 
 def vertical_gradient(size: tuple[int, int], stops: Sequence[tuple[float, float]]) -> Image.Image:

@@ -118,6 +118,22 @@ def test_same_seed_same_pixels_different_seeds_different_covers(composer: Compos
     assert len({img.tobytes() for img in same_template}) >= 3  # layout and colour variants by seed
 
 
+def test_covers_made_from_several_threads_are_the_same_as_one_by_one(shots) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = [
+        ([shots[name]], full_spec(template=t), seed)
+        for seed, (name, t) in enumerate(
+            [("bottle", "hero_blur"), ("jar", "panel"), ("coffee", "minimal"), ("box", "big_type")] * 2
+        )
+    ]
+    alone = [Composer()(*job).image for job in jobs]
+    shared = Composer()
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda job: shared(*job).image, jobs))
+    assert all(np.array_equal(a, b) for a, b in zip(alone, together, strict=True))
+
+
 def test_seed_picks_only_templates_that_fit(composer: Composer, shots) -> None:
     one = CoverSpec(title="通勤包里的补妆神器")  # no price, no points
     for seed in range(12):

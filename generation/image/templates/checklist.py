@@ -30,9 +30,12 @@ class Checklist(Template):
     def render(self, scene: Scene) -> Image.Image:
         pal = scene.palette
         points = [(i, p) for i, p in enumerate(scene.spec.points) if p]
+        photo = scene.photos[0]
+        shape = (photo.cutout if photo.cutout is not None else photo.rgb).shape
+        suffix = "_wide" if shape[1] > 1.15 * shape[0] and "photo_wide" in scene.layout else ""
         # 1. text first: title, label, one row per point
         title = scene.fit_title(max_lines=3)
-        lb = scene.box("label")
+        lb = scene.box("label" + suffix)
         label_box = Box(lb.x0 + scene.px(0.022), lb.y0, lb.x1, lb.y1)  # room for the chip's padding
         label = scene.fit(
             f"{len(points)}{scene.data['words']['checklist_label']}",
@@ -44,7 +47,7 @@ class Checklist(Template):
             align="left",
             param="points",
         )
-        area = scene.box("list")
+        area = scene.box("list" + suffix)
         row_h = min(area.height // len(points), scene.px(0.2))
         icon_r = min(round(row_h * 0.26), scene.px(0.035))
         rows = []
@@ -55,7 +58,7 @@ class Checklist(Template):
                 scene.fit(
                     text,
                     box,
-                    max_size=scene.px(0.05),
+                    max_size=scene.px(0.058),
                     min_size=scene.text_min,
                     max_lines=2,
                     align="left",
@@ -67,8 +70,7 @@ class Checklist(Template):
         canvas = Image.new("RGB", scene.size, bg)
         draw = ImageDraw.Draw(canvas)
         # 2. the photo: the cut-out on a tinted card when clean, else the photo as a card
-        pb = scene.box("photo")
-        photo = scene.photos[0]
+        pb = scene.box("photo" + suffix)
         if photo.cutout is not None:
             tint = mix(pal.accent, bg, 0.8)
             canvas.paste(tint, (pb.x0, pb.y0, pb.x1, pb.y1), rounded_mask((pb.width, pb.height), scene.px(0.035)))
