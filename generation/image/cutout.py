@@ -24,7 +24,6 @@ __all__ = ["cut_out", "mask_alpha", "is_clean", "alpha_box", "WORK_SIDE"]
 WORK_SIDE = 320
 _BAND = 0.03  # border band taken as certain background (fraction of the long side)
 _PRIOR_FG = 0.5  # prior above this: probable foreground seed
-_PRIOR_LOW = 0.3  # ... and above this when joined to such a seed
 _GUIDE_SIDE = 1280  # long side at which the mask's edge is snapped to the photo
 _GUIDE_EPS = 400.0  # guided filter regularisation (uint8 guide: ~(8 levels)^2)
 _GEO_SCALE = 60.0  # edge cost at which boundary connectivity reaches 63 %
@@ -169,9 +168,6 @@ def _grabcut(small: np.ndarray) -> np.ndarray:
     band = max(2, int(round(_BAND * max(h, w))))
     prior = _prior(small, band)
     likely = _product_blobs(prior > _PRIOR_FG)
-    if _PRIOR_LOW < _PRIOR_FG:  # hysteresis: weaker pixels joined to the product's blob belong to it
-        n, labels = cv2.connectedComponents((prior > _PRIOR_LOW).astype(np.uint8), connectivity=8)
-        likely = np.isin(labels, np.unique(labels[likely & (labels > 0)]))
     seed = np.where(likely, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
     if likely.mean() < 0.01:  # nothing stands out: assume a centred product
         seed[h // 6 : h - h // 6, w // 6 : w - w // 6] = cv2.GC_PR_FGD

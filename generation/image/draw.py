@@ -21,6 +21,7 @@ __all__ = [
     "paste_cutout",
     "soft_shadow",
     "blurred_backdrop",
+    "aligned_backdrop",
     "vertical_gradient",
 ]
 
@@ -153,6 +154,21 @@ def blurred_backdrop(
     if scale <= f:
         return small
     return cv2.resize(small, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_LINEAR)
+
+
+def aligned_backdrop(
+    rgb: np.ndarray, size: tuple[int, int], scale: float, offset: tuple[float, float], blur: float, f: float = 0.125
+) -> np.ndarray:
+    """The photo scaled by `scale` and moved by `offset` (canvas px) under a canvas of `size`, blurred by `blur`
+    px, at `f` of the canvas size; beyond the photo its edge pixels continue (smooth once blurred)."""
+    w, h = size
+    sw, sh = max(1, round(w * f)), max(1, round(h * f))
+    k = scale * f  # photo px -> small canvas px
+    pre = min(1.0, max(k * 2, 2 / min(rgb.shape[:2])))  # shrink with area averaging first, then warp
+    src = rgb if pre >= 1.0 else cv2.resize(rgb, None, fx=pre, fy=pre, interpolation=cv2.INTER_AREA)
+    m = np.float32([[k / pre, 0, offset[0] * f], [0, k / pre, offset[1] * f]])
+    small = cv2.warpAffine(src, m, (sw, sh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.GaussianBlur(small, (0, 0), max(blur * f, 0.5), borderType=cv2.BORDER_REFLECT)
 
 
 def vertical_gradient(size: tuple[int, int], stops: Sequence[tuple[float, float]]) -> Image.Image:

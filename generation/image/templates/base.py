@@ -264,10 +264,7 @@ class Scene:
         """
         photo = photo or self.photos[0]
         if photo.cutout is not None:
-            cw, ch = photo.cutout.shape[1], photo.cutout.shape[0]
-            w, h = contain_size((cw, ch), (min(box.width, cw * _MAX_UPSCALE), min(box.height, ch * _MAX_UPSCALE)))
-            x = box.x0 + (box.width - w) // 2
-            y = box.y1 - h if anchor == "bottom" else box.y0 + (box.height - h) // 2
+            x, y, w, h = self.cutout_rect(box, photo, anchor)
             paste_cutout(canvas, resize_rgba(photo.cutout, (w, h)), (x, y), shadow=self.px(0.025) if shadow else 0)
             return x, y, x + w, y + h
         ph, pw = photo.rgb.shape[:2]
@@ -280,6 +277,17 @@ class Scene:
         return paste_card(
             canvas, card, (x, y), radius=self.px(radius), shadow=self.px(0.02) if shadow else 0, border=self.px(border)
         )
+
+    def cutout_rect(
+        self, box: Box, photo: ProductPhoto, anchor: Literal["bottom", "center"] = "bottom"
+    ) -> tuple[int, int, int, int]:
+        """Where `place_product` puts a photo's cut-out in `box`: (x, y, width, height)."""
+        assert photo.cutout is not None
+        cw, ch = photo.cutout.shape[1], photo.cutout.shape[0]
+        w, h = contain_size((cw, ch), (min(box.width, cw * _MAX_UPSCALE), min(box.height, ch * _MAX_UPSCALE)))
+        x = box.x0 + (box.width - w) // 2
+        y = box.y1 - h if anchor == "bottom" else box.y0 + (box.height - h) // 2
+        return x, y, w, h
 
     def frame_photo(self, photo: ProductPhoto, size: tuple[int, int]) -> Image.Image:
         """The photo filling a frame of `size`: cropped around the product when the product stays whole, else

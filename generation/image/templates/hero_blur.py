@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from generation.image.draw import blurred_backdrop
+from generation.image.draw import aligned_backdrop, blurred_backdrop
 from generation.image.palette import TEXT_CONTRAST, contrast, mix, readable_text
 from generation.image.templates.base import Scene, Template
 
@@ -43,7 +43,15 @@ class HeroBlur(Template):
         pal = scene.palette
         w, h = scene.size
         # 2. backdrop: the photo blurred, pulled towards the product's dark shade, darker behind the text
-        small = blurred_backdrop(photo.rgb, scene.size, photo.focus, blur=scene.px(0.05), scale=0.125)
+        if photo.cutout is not None and photo.box is not None:
+            # the same photo, enlarged and blurred, lies behind the product exactly where the product stands
+            x, y, pw, _ = scene.cutout_rect(scene.box("product"), photo)
+            k = pw / photo.cutout.shape[1]
+            small = aligned_backdrop(
+                photo.rgb, scene.size, k, (x - photo.box[0] * k, y - photo.box[1] * k), blur=scene.px(0.05)
+            )
+        else:
+            small = blurred_backdrop(photo.rgb, scene.size, photo.focus, blur=scene.px(0.05), scale=0.125)
         sh = small.shape[0]
         top = np.array(mix(pal.dark, (0, 0, 0), 0.25), np.float32)
         bottom = np.array(mix(pal.accent, pal.dark, 0.45), np.float32)
