@@ -23,6 +23,7 @@ from serving.settings import Settings
 if TYPE_CHECKING:
     from ar_tryon.service import TryOnService
     from generation.copy.service import CopyService
+    from generation.image.service import ImageService
     from models.engines.base import Engine, TextEngine
     from moderation import AuditLog, Moderator
     from moderation.service import ModerationService
@@ -154,6 +155,15 @@ class Services:
         if not isinstance(engine, TextEngine):
             raise ValueError(f"copy_model {name!r} is a {self.registry.get(name).task.value} model, not a text model")
         return engine
+
+    @_built
+    def images(self) -> ImageService:
+        """Covers and cut-outs: the composer (no weights)."""
+        from generation.image.composer import Composer
+
+        from generation.image.service import ImageService
+
+        return ImageService(Composer())
 
     @_built
     def tryon(self) -> TryOnService:

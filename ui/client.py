@@ -34,6 +34,21 @@ class ApiClient:
             raise ApiClientError(f"{response.status_code} {error.get('message', response.text)}{param}")
         return body
 
+    def download(self, path: str) -> bytes:
+        """A binary resource (a job artifact); errors as `ApiClientError` with the envelope's message."""
+        try:
+            response = self._http.get(path)
+        except httpx.HTTPError as exc:
+            raise ApiClientError(f"service unreachable: {exc}") from exc
+        if response.status_code >= 400:
+            error = (
+                response.json().get("error", {})
+                if response.headers.get("content-type", "").startswith("application/json")
+                else {}
+            )
+            raise ApiClientError(f"{response.status_code} {error.get('message', response.text[:200])}")
+        return response.content
+
     def wait_for_job(
         self, job_id: str, on_progress: Callable[[float, str], None] | None = None, timeout_s: float = 3600
     ) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 
-from ui.tabs import copy, service, tryon
+from ui.tabs import copy, images, service, tryon
 
 if TYPE_CHECKING:
     from serving.settings import Settings
@@ -19,7 +19,12 @@ if TYPE_CHECKING:
 __all__ = ["build_studio", "TABS"]
 
 #: (tab title, render function) in display order; capabilities append theirs here.
-TABS = [("Service", service.render), ("AR try-on", tryon.render), ("Note copy", copy.render)]
+TABS = [
+    ("Service", service.render),
+    ("AR try-on", tryon.render),
+    ("Note copy", copy.render),
+    ("Covers", images.render),
+]
 
 
 def _prefill_key(settings: Settings) -> str:
@@ -33,7 +38,7 @@ def _prefill_key(settings: Settings) -> str:
 
 def build_studio(api_url: str, settings: Settings) -> gr.Blocks:
     with gr.Blocks(title="Note Studio") as studio:
-        gr.Markdown("# Note Studio\nNotes that sell — note copy and AR try-on (moderation is in the API).")
+        gr.Markdown("# Note Studio\nNotes that sell — note copy, covers and AR try-on (moderation is in the API).")
         key = gr.Textbox(label="API key", type="password", value=_prefill_key(settings))
         for title, render in TABS:
             with gr.Tab(title):

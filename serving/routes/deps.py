@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 
 from ar_tryon.service import TryOnService
 from generation.copy.service import CopyService
+from generation.image.service import ImageService
 from moderation.service import ModerationService
 from serving.auth import Principal
 from serving.deployments.tryon import FrameProcessor
@@ -27,6 +28,7 @@ __all__ = [
     "get_services",
     "get_copy",
     "get_moderation",
+    "get_images",
     "get_tryon",
     "get_frames",
 ]
@@ -73,6 +75,10 @@ async def get_copy(services: Services = Depends(get_services)) -> CopyService:
 
 async def get_moderation(services: Services = Depends(get_services)) -> ModerationService:
     return await _service(services, "moderation")
+
+
+async def get_images(services: Services = Depends(get_services)) -> ImageService:
+    return await _service(services, "images")
 
 
 async def get_tryon(services: Services = Depends(get_services)) -> TryOnService:

@@ -1,0 +1,145 @@
+"""`/v1/images/*`: covers from a merchant's photos (one at once, many as a job) and product cut-outs."""
+
+from __future__ import annotations
+
+import base64
+import zipfile
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+from generation.image.schema import CoverInfo, CoverSpec
+from generation.image.service import ImageService, TemplateOut
+from serving.auth import Principal
+from serving.jobs import JobContext
+from serving.protocol import ErrorEnvelope, JobOut
+from serving.routes.deps import get_images, require
+from serving.runtime import Runtime, get_runtime
+from serving.services import Services
+
+__all__ = ["router", "JOBS", "JOB_KIND"]
+
+JOB_KIND = "images.covers"
+MAX_BATCH_ITEMS = 200
+
+merchant = require("merchant")
+_ERRORS = {status: {"model": ErrorEnvelope} for status in (401, 403, 413, 422)}
+_IMAGE = {200: {"content": {"image/png": {}, "image/jpeg": {}, "application/json": {}}}}
+
+router = APIRouter(prefix="/v1/images", tags=["images"], responses=_ERRORS)
+
+
+class CoverForm(CoverSpec):
+    """The cover's fields as multipart form fields beside the photo files (repeat `points`)."""
+
+    model_config = ConfigDict(extra="ignore")  # the photo files travel in the same form
+
+    output: Literal["png", "jpeg", "json"] = Field("png", description="png / jpeg (the image) or json.")
+
+    def spec(self) -> CoverSpec:
+        return CoverSpec(**self.model_dump(exclude={"output"}))
+
+
+class CoverOut(BaseModel):
+    info: CoverInfo
+    media_type: str
+    image_base64: str
+
+
+class CoversIn(BaseModel):
+    """One cover (answered at once) or many (a job: progress per cover, artifacts, a ZIP, webhook)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[dict[str, Any]] = Field(
+        min_length=1, max_length=MAX_BATCH_ITEMS, description="Each {spec, photos: [base64...], id?}."
+    )
+    output: Literal["png", "jpeg"] = Field("jpeg", description="Format of the covers (jpeg: what feeds serve).")
+    webhook_url: HttpUrl | None = None
+
+
+@router.get("/templates", response_model=list[TemplateOut])
+def templates(_: Principal = Depends(merchant), images: ImageService = Depends(get_images)) -> list[TemplateOut]:
+    """The cover templates: name, display name, what it looks like, how many photos it takes."""
+    return images.templates()
+
+
+@router.post("/covers", responses=_IMAGE, response_model=None)
+def cover(
+    photo: Annotated[list[UploadFile], File(description="1-4 product photos (repeat the field).")],
+    params: Annotated[CoverForm, Form()],
+    _: Principal = Depends(merchant),
+    images: ImageService = Depends(get_images),
+) -> Response | CoverOut:
+    """One cover, made now by the composer. 422 names the field (a title too long for any template, an
+    unknown template, an unreadable photo); 413 for a photo above 40 MP."""
+    rendered = images.cover([p.file.read() for p in photo], params.spec(), params.output)
+    if params.output == "json":
+        return CoverOut(
+            info=rendered.info,
+            media_type=rendered.media_type,
+            image_base64=base64.b64encode(rendered.data).decode("ascii"),
+        )
+    headers = {"X-NoteStudio-Template": rendered.info.template, "X-NoteStudio-Seed": str(rendered.info.seed)}
+    return Response(rendered.data, media_type=rendered.media_type, headers=headers)
+
+
+@router.post("/cutout", responses={200: {"content": {"image/png": {}}}}, response_class=Response)
+def cutout(
+    photo: Annotated[UploadFile, File(description="A product photo.")],
+    mask: Annotated[UploadFile | None, File(description="Optional mask (white = product).")] = None,
+    _: Principal = Depends(merchant),
+    images: ImageService = Depends(get_images),
+) -> Response:
+    """The product cut out of its photo: an RGBA PNG."""
+    return Response(images.cutout(photo.file.read(), mask.file.read() if mask else None), media_type="image/png")
+
+
+@router.post("", responses={200: {"model": CoverOut}, 202: {"model": JobOut}}, response_model=None)
+def covers(
+    body: CoversIn,
+    principal: Principal = Depends(merchant),
+    runtime: Runtime = Depends(get_runtime),
+    images: ImageService = Depends(get_images),
+) -> CoverOut | JSONResponse:
+    """One item answers at once (200, the cover inline); several run as an `images.covers` job (202): poll
+    `GET /v1/jobs/{id}` for progress per cover, download `cover-NNNN.jpg` artifacts or `covers.zip`."""
+    if len(body.items) == 1 and body.webhook_url is None:
+        rendered = images.item(body.items[0], "items.0", body.output)
+        return CoverOut(
+            info=rendered.info,
+            media_type=rendered.media_type,
+            image_base64=base64.b64encode(rendered.data).decode("ascii"),
+        )
+    params = {"items": body.items, "output": body.output}
+    webhook = str(body.webhook_url) if body.webhook_url else None
+    job = runtime.submit(JOB_KIND, params, principal.key_id, webhook)
+    return JSONResponse(JobOut.from_job(job).model_dump(mode="json"), status_code=202)
+
+
+def run_covers_job(services: Services, ctx: JobContext) -> dict[str, Any]:
+    """Job `images.covers`: every item in order (progress per cover; a cancel stops between covers); each
+    cover is an artifact as soon as it exists, and `covers.zip` holds them all at the end."""
+    items: list[Any] = ctx.params["items"]
+    ctx.report(0.0, f"making {len(items)} covers")
+
+    def save(name: str, data: bytes) -> None:
+        ctx.artifact(name).write_bytes(data)
+
+    def progress(done: int, total: int) -> None:
+        ctx.report(done / max(1, total), f"{done}/{total} covers")
+
+    result = services.images.batch(items, save, ctx.params.get("output", "jpeg"), on_progress=progress)
+    names = [r["artifact"] for r in result.results if "artifact" in r]
+    final = ctx.artifact("covers.zip")
+    partial = final.with_name(".covers.zip.partial")  # never served: a half-written ZIP is never downloadable
+    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name in names:  # JPEG/PNG are compressed already
+            archive.write(ctx.artifact(name), name)
+    partial.replace(final)
+    return {**result.model_dump(mode="json"), "artifacts": [*names, "covers.zip"]}
+
+
+JOBS = {JOB_KIND: run_covers_job}
