@@ -1,13 +1,23 @@
 """Product cut-out: an RGBA image whose alpha is the product, from a merchant's photo.
 
-The photo is worked on at a small size (`WORK_SIDE` px on its long side): a foreground prior combines the
-distance of every pixel from the photo's border colours (studio sweeps, table tops), spectral-residual
-saliency (`cv2.saliency`, OpenCV contrib) and a weak centre prior; it seeds GrabCut (the border band is
-certain background, the prior's likely pixels probable foreground). The GrabCut mask is cleaned (opening and
-closing, only the product's big connected components, holes filled), upsampled to the photo's size with a
-guided filter on the photo (edges follow the product's real edges) and slightly feathered. A mask the user
-supplies, or the alpha of an RGBA photo, skips all of that. Hair-fine edges are not the aim; clean product
-edges are. OpenCV's RNG is seeded before GrabCut, so the same photo always gives the same cut-out.
+The photo is worked on at a small size (`WORK_SIDE` px on its long side). A foreground prior combines
+1. the distance of every pixel's colour from the colours of the photo's border band (k-means; lightness counts
+   less, darkening least, so a soft shadow on a studio sweep stays background),
+2. boundary connectivity: the cost of the cheapest path from the border, where a step costs the colour gradient
+   above the border's own texture (`skimage.graph.MCP_Geometric`): wood grain is free, an object's outline is not,
+3. spectral-residual saliency (`cv2.saliency`, OpenCV contrib) and a weak centre prior.
+Of the blobs where the prior is high, the biggest central one (and those of similar size) seeds GrabCut as
+probable foreground — props scattered on a busy table stay out of its colour model; the border band is certain
+background. The GrabCut mask is cleaned (opening and closing, only the big connected components, holes filled),
+upsampled with a guided filter on the photo (`cv2.ximgproc`: the edge follows the product's real edge), slightly
+feathered, and the edge pixels take the product's colour from just inside (no halo of the old background). A
+mask the user supplies, or the alpha of an RGBA photo, skips all of that. OpenCV's RNG is seeded, so the same
+photo always gives the same cut-out.
+
+Hair-fine edges are not the aim; clean product edges are. Limits: a part of the product in the background's own
+colour (a brown lid on a wooden table) can be lost, and a prop touching the product in a colour unlike the table
+can stay attached. A photo whose subject fills the frame has no separable product: `is_clean` says so and the
+composer shows the photo itself.
 """
 
 from __future__ import annotations
