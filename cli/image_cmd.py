@@ -21,6 +21,7 @@ console = Console(stderr=True)
 
 Photos = Annotated[list[Path], typer.Option("--photo", "-p", help="Product photo; repeat for 2-4 (collages).")]
 Out = Annotated[Path, typer.Option("--out", "-o", help="Output file (.png or .jpg).")]
+_COLUMNS = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
 
 
 def _read(path: Path, option: str) -> bytes:
@@ -94,8 +95,7 @@ def covers(
     items = [_item(record, input.parent) for record in records]
     out_dir.mkdir(parents=True, exist_ok=True)
     images = cli_services().images
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console) as progress:
+    with Progress(*_COLUMNS, console=console) as progress:
         task = progress.add_task(f"covers ({images.engine_name})", total=len(items))
         result = images.batch(
             items,
@@ -122,6 +122,44 @@ def _item(record: object, base: Path) -> object:
         photos.append(base64.b64encode(path.read_bytes()).decode() if path.is_file() else str(value))
     item_id = record.pop("id", None)
     return {"spec": record, "photos": photos, **({"id": item_id} if item_id is not None else {})}
+
+
+@app.command("scene")
+@exit_on_errors
+def scene(
+    mode: Annotated[str, typer.Option(help="text2img, restyle, background, outpaint or variations.")],
+    out_dir: Annotated[Path, typer.Option("--out-dir", "-o", help="Directory for scene-NN.png (and covers).")],
+    prompt: Annotated[str, typer.Option(help="What the scene should look like.")] = "",
+    photo: Annotated[Path | None, typer.Option("--photo", "-p", help="Product photo (all modes but text2img).")] = None,
+    preset: Annotated[str, typer.Option(help="3:4, 1:1 or 9:16.")] = "3:4",
+    n: Annotated[int, typer.Option("-n", min=1, max=4, help="Images; image i uses seed + i.")] = 1,
+    steps: Annotated[int, typer.Option(min=1, max=150)] = 30,
+    seed: Annotated[int | None, typer.Option()] = None,
+    lora: Annotated[str | None, typer.Option(help="A LoRA adapter name from the model's lora_dir.")] = None,
+    title: Annotated[str | None, typer.Option(help="Also lay each image out as a cover with this title.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Registry text-to-image model (default NOTESTUDIO_IMAGE_MODEL).")
+    ] = None,
+) -> None:
+    """Paint with the configured diffusion model (weights needed), with a progress bar over the steps."""
+    from cli.settings import cli_services
+    from generation.image.schema import SceneRequest
+
+    request = SceneRequest(
+        mode=mode, prompt=prompt, preset=preset, n=n, steps=steps, seed=seed, lora=lora,
+        photo=base64.b64encode(_read(photo, "--photo")).decode() if photo else None,
+        cover={"title": title} if title else None,
+    )  # fmt: skip
+    scenes = cli_services(image_model=model).images.scenes()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with Progress(*_COLUMNS, console=console) as progress:
+        task = progress.add_task(f"{mode} (loading the model)", total=steps * n)
+        result = scenes(
+            request,
+            lambda name, data: (out_dir / name).write_bytes(data),
+            on_step=lambda step, total: progress.update(task, advance=1, description=f"{mode} step {step}/{total}"),
+        )
+    typer.echo(json.dumps(result, ensure_ascii=False))
 
 
 @app.command("templates")

@@ -158,12 +158,20 @@ class Services:
 
     @_built
     def images(self) -> ImageService:
-        """Covers and cut-outs: the composer (no weights)."""
+        """Covers and cut-outs (the composer, no weights) and, with `image_model`, diffusion scenes; the
+        pipeline loads on the first scene request (or is a hosted `ModelHost` on its own GPU)."""
         from generation.image.composer import Composer
-
         from generation.image.service import ImageService
 
-        return ImageService(Composer())
+        name = self.settings.image_model
+        if not name:
+            return ImageService(Composer())
+        spec = self.registry.get(name)  # an unknown name fails now, not at the first scene
+        if name in self.model_hosts:
+            from serving.deployments.model_host import HostedDiffusionEngine
+
+            return ImageService(Composer(), lambda: HostedDiffusionEngine(spec, self.model_hosts[name]))
+        return ImageService(Composer(), lambda: self.load_engine(name))
 
     @_built
     def tryon(self) -> TryOnService:

@@ -103,6 +103,11 @@ class Settings(BaseSettings):
         description="Registry text-generation model that writes note copy (transformers, vllm or openai engine); "
         "unset uses the template engine (no weights).",
     )
+    image_model: str | None = Field(
+        None,
+        description="Registry text-to-image model (diffusers) for scene requests (restyle, background, outpaint, "
+        "variations); unset, covers are made by the composer alone and scene requests answer 503 with the fix.",
+    )
 
     @field_validator("data_dir")
     @classmethod

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-__all__ = ["Preset", "PRESET_SIZES", "CoverSpec", "CoverInfo"]
+__all__ = ["Preset", "PRESET_SIZES", "CoverSpec", "CoverInfo", "SceneRequest", "SceneMode"]
 
 #: Delivered sizes: the platform's 3:4 note cover, square, and vertical video / story.
 Preset = Literal["3:4", "1:1", "9:16"]
@@ -56,3 +56,29 @@ class CoverInfo(BaseModel):
     height: int
     seed: int
     palette: list[str] = Field(default_factory=list, description="Colours taken from the product (hex).")
+
+
+#: What a diffusion request does: paint from text, restyle the photo, replace the product's background
+#: (its own pixels kept exactly), extend the photo to the preset's aspect, or make variations of it.
+SceneMode = Literal["text2img", "restyle", "background", "outpaint", "variations"]
+
+
+class SceneRequest(BaseModel):
+    """A diffusion request (needs a configured image model; always runs as a job)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: SceneMode = Field(description="text2img, restyle, background, outpaint or variations.")
+    prompt: Line = Field("", max_length=500, description="What the scene should look like (English works best).")
+    negative_prompt: Line = Field("", max_length=500)
+    photo: str | None = Field(None, description="base64 product photo (every mode but text2img).")
+    preset: Preset = "3:4"
+    n: int = Field(1, ge=1, le=4, description="Images to make; image i uses seed + i.")
+    steps: int = Field(30, ge=1, le=150, description="Denoising steps.")
+    guidance: float = Field(7.0, ge=0, le=30, description="Classifier-free guidance scale.")
+    strength: float = Field(0.6, ge=0.05, le=1.0, description="restyle / variations: how far from the photo.")
+    seed: int | None = Field(None, ge=0, lt=2**32)
+    lora: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description="A merchant's LoRA adapter (from the model's lora_dir)."
+    )
+    cover: CoverSpec | None = Field(None, description="Also lay each image out as a cover with these words.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -16,12 +17,22 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from common.errors import InputError, from_validation_error
+from common.errors import InputError, ServiceError, from_validation_error
 from common.images import MAX_PIXELS, decode_base64, decode_image, encode_image
 from generation.image.composer import Composer
+from generation.image.scenes import Scenes
 from generation.image.schema import CoverInfo, CoverSpec
+from models.engines.base import DiffusionEngine
 
-__all__ = ["ImageService", "RenderedImage", "CoverItem", "CoversBatchResult", "TemplateOut", "OutputFormat"]
+__all__ = [
+    "ImageService",
+    "ModelUnavailableError",
+    "RenderedImage",
+    "CoverItem",
+    "CoversBatchResult",
+    "TemplateOut",
+    "OutputFormat",
+]
 
 OutputFormat = Literal["png", "jpeg", "json"]
 MAX_PHOTOS = 4
@@ -72,9 +83,17 @@ class ImageService:
         max_pixels: larger photos are refused (413) before their pixels are decoded.
     """
 
-    def __init__(self, composer: Composer, max_pixels: int = MAX_PIXELS) -> None:
+    def __init__(
+        self,
+        composer: Composer,
+        diffusion: Callable[[], DiffusionEngine] | None = None,
+        max_pixels: int = MAX_PIXELS,
+    ) -> None:
         self.composer = composer
         self.max_pixels = max_pixels
+        self._diffusion = diffusion
+        self._scenes: Scenes | None = None
+        self._scenes_lock = threading.Lock()
 
     @property
     def engine_name(self) -> str:
@@ -82,6 +101,29 @@ class ImageService:
 
     def templates(self) -> list[TemplateOut]:
         return [TemplateOut(**dataclasses.asdict(t)) for t in self.composer.templates()]
+
+    # -- diffusion ------------------------------------------------------------------------------------------
+    @property
+    def scenes_available(self) -> bool:
+        return self._diffusion is not None
+
+    def scenes(self) -> Scenes:
+        """The diffusion side (its engine loads on the first scene, not with the service).
+
+        Raises:
+            ModelUnavailableError: no image model is configured (503 with the fix).
+        """
+        if self._diffusion is None:
+            raise ModelUnavailableError(
+                "no image model is configured: set NOTESTUDIO_IMAGE_MODEL (image_model) to a registry "
+                "text-to-image model whose weights are on this machine (see `notestudio models check`); covers "
+                "from the composer need none",
+                "scene",
+            )
+        with self._scenes_lock:
+            if self._scenes is None:
+                self._scenes = Scenes(_once(self._diffusion), self.composer, self.max_pixels)
+            return self._scenes
 
     # -- photos --------------------------------------------------------------------------------------------
     def photo(self, data: bytes, param: str) -> np.ndarray:
@@ -161,6 +203,26 @@ class ImageService:
                 on_progress(index + 1, len(items))
         failed = sum(1 for r in results if "error" in r)
         return CoversBatchResult(covers=len(items) - failed, failed=failed, engine=self.engine_name, results=results)
+
+
+class ModelUnavailableError(ServiceError):
+    """A capability whose model is not configured or cannot load (503; the message says how to add it)."""
+
+    status = 503
+    type = "model_unavailable"
+
+
+def _once(build: Callable[[], DiffusionEngine]) -> Callable[[], DiffusionEngine]:
+    """`build` called once, under a lock (loading a pipeline takes seconds to minutes)."""
+    lock, made = threading.Lock(), []
+
+    def get() -> DiffusionEngine:
+        with lock:
+            if not made:
+                made.append(build())
+            return made[0]
+
+    return get
 
 
 def _item(raw: Any, where: str) -> CoverItem:

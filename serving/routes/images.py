@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
-from generation.image.schema import CoverInfo, CoverSpec
+from generation.image.schema import CoverInfo, CoverSpec, SceneRequest
 from generation.image.service import ImageService, TemplateOut
 from serving.auth import Principal
 from serving.jobs import JobContext
@@ -19,9 +19,10 @@ from serving.routes.deps import get_images, require
 from serving.runtime import Runtime, get_runtime
 from serving.services import Services
 
-__all__ = ["router", "JOBS", "JOB_KIND"]
+__all__ = ["router", "JOBS", "JOB_KIND", "SCENES_KIND"]
 
 JOB_KIND = "images.covers"
+SCENES_KIND = "images.scenes"
 MAX_BATCH_ITEMS = 200
 
 merchant = require("merchant")
@@ -49,15 +50,23 @@ class CoverOut(BaseModel):
 
 
 class CoversIn(BaseModel):
-    """One cover (answered at once) or many (a job: progress per cover, artifacts, a ZIP, webhook)."""
+    """Composer covers — one (answered at once) or many (a job: progress per cover, artifacts, a ZIP) — or
+    one diffusion `scene` (always a job: progress per denoising step)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    items: list[dict[str, Any]] = Field(
-        min_length=1, max_length=MAX_BATCH_ITEMS, description="Each {spec, photos: [base64...], id?}."
+    items: list[dict[str, Any]] | None = Field(
+        None, min_length=1, max_length=MAX_BATCH_ITEMS, description="Each {spec, photos: [base64...], id?}."
     )
+    scene: SceneRequest | None = Field(None, description="A diffusion request (needs a configured image model).")
     output: Literal["png", "jpeg"] = Field("jpeg", description="Format of the covers (jpeg: what feeds serve).")
     webhook_url: HttpUrl | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> CoversIn:
+        if (self.items is None) == (self.scene is None):
+            raise ValueError("give either `items` (composer covers) or `scene` (a diffusion request)")
+        return self
 
 
 @router.get("/templates", response_model=list[TemplateOut])
@@ -105,7 +114,14 @@ def covers(
     images: ImageService = Depends(get_images),
 ) -> CoverOut | JSONResponse:
     """One item answers at once (200, the cover inline); several run as an `images.covers` job (202): poll
-    `GET /v1/jobs/{id}` for progress per cover, download `cover-NNNN.jpg` artifacts or `covers.zip`."""
+    `GET /v1/jobs/{id}` for progress per cover, download `cover-NNNN.jpg` artifacts or `covers.zip`. A
+    `scene` runs as an `images.scenes` job (503 at once when no image model is configured)."""
+    webhook = str(body.webhook_url) if body.webhook_url else None
+    if body.scene is not None:
+        images.scenes()  # no model configured: a 503 with the fix now, not a failed job later
+        job = runtime.submit(SCENES_KIND, {"scene": body.scene.model_dump(mode="json")}, principal.key_id, webhook)
+        return JSONResponse(JobOut.from_job(job).model_dump(mode="json"), status_code=202)
+    assert body.items is not None
     if len(body.items) == 1 and body.webhook_url is None:
         rendered = images.item(body.items[0], "items.0", body.output)
         return CoverOut(
@@ -114,7 +130,6 @@ def covers(
             image_base64=base64.b64encode(rendered.data).decode("ascii"),
         )
     params = {"items": body.items, "output": body.output}
-    webhook = str(body.webhook_url) if body.webhook_url else None
     job = runtime.submit(JOB_KIND, params, principal.key_id, webhook)
     return JSONResponse(JobOut.from_job(job).model_dump(mode="json"), status_code=202)
 
@@ -142,4 +157,26 @@ def run_covers_job(services: Services, ctx: JobContext) -> dict[str, Any]:
     return {**result.model_dump(mode="json"), "artifacts": [*names, "covers.zip"]}
 
 
-JOBS = {JOB_KIND: run_covers_job}
+def run_scenes_job(services: Services, ctx: JobContext) -> dict[str, Any]:
+    """Job `images.scenes`: one diffusion request; progress per denoising step, a cancel stops between steps;
+    each image (and cover) is an artifact as soon as it exists."""
+    request = SceneRequest.model_validate(ctx.params["scene"])
+    ctx.report(0.0, f"{request.mode}: loading the image model")
+    steps_done = [0]
+    total = [1]
+
+    def on_step(step: int, steps: int) -> None:
+        steps_done[0] += 1
+        total[0] = max(total[0], steps * request.n)
+        ctx.report(min(0.99, steps_done[0] / total[0]), f"{request.mode}: step {step}/{steps}")
+
+    def save(name: str, data: bytes) -> None:
+        ctx.artifact(name).write_bytes(data)
+
+    # `ctx.report` raises once a cancel was requested: the engine stops after the step in flight.
+    result = services.images.scenes()(request, save, on_step=on_step)
+    names = [n for image in result["images"] for n in (image["artifact"], image.get("cover")) if n]
+    return {**result, "artifacts": names}
+
+
+JOBS = {JOB_KIND: run_covers_job, SCENES_KIND: run_scenes_job}

@@ -67,3 +67,17 @@ def test_templates_are_listed():
     result = CliRunner().invoke(app, ["image", "templates", "--json"])
     assert result.exit_code == 0
     assert len(json.loads(result.stdout)) >= 6
+
+
+def test_scene_with_a_tiny_diffusion_model(photo, tmp_path, tiny_registry_file, tiny_models, monkeypatch):
+    monkeypatch.setenv("NOTESTUDIO_MODELS", str(tiny_registry_file))
+    path, _ = photo
+    args = ["image", "scene", "--mode", "outpaint", "-p", str(path), "--prompt", "studio", "--preset", "9:16"]
+    args += ["--steps", "2", "--seed", "3", "--model", tiny_models["diffusion"].name, "-o", str(tmp_path / "out")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    line = json.loads(result.stdout.strip().splitlines()[-1])
+    assert line["engine"] == "diffusers" and line["images"][0]["seed"] == 3
+    assert cv2.imread(str(tmp_path / "out" / "scene-00.png")).shape[:2] == (1920, 1080)
+    missing = CliRunner().invoke(app, ["image", "scene", "--mode", "text2img", "--prompt", "x", "-o", "o"])
+    assert missing.exit_code == 2 and "NOTESTUDIO_IMAGE_MODEL" in missing.output

@@ -44,7 +44,8 @@ def test_templates_are_listed(client):
 
 def test_one_cover_at_once_is_deterministic_per_seed(client, shot):
     files = [("photo", ("p.png", _png(shot.rgb), "image/png"))]
-    data = {"title": "夏天通勤必备的清爽防晒", "price": "89", "preset": "3:4", "seed": "7", "points": ["不泛白", "不油腻"]}
+    data = {"title": "夏天通勤必备的清爽防晒", "price": "89", "preset": "3:4", "seed": "7"}
+    data["points"] = ["不泛白", "不油腻"]
     first = client.post("/v1/images/covers", files=files, data=data, headers=auth(MERCHANT_KEY))
     assert first.status_code == 200, first.text
     assert first.headers["content-type"] == "image/png" and first.headers["x-notestudio-seed"] == "7"
@@ -136,3 +137,72 @@ def test_a_decompression_bomb_is_refused_before_decoding(client):
     response = client.post("/v1/images/covers", files=files, data={"title": "x"}, headers=auth(MERCHANT_KEY))
     error = assert_envelope(response, 413, "payload_too_large")
     assert error["param"] == "photos.0"
+
+
+def test_a_scene_without_an_image_model_is_a_503_with_the_fix(client, shot):
+    photo = base64.b64encode(_png(shot.rgb)).decode()
+    body = {"scene": {"mode": "background", "prompt": "on a marble table", "photo": photo}}
+    response = client.post("/v1/images", json=body, headers=auth(MERCHANT_KEY))
+    error = assert_envelope(response, 503, "model_unavailable")
+    assert "NOTESTUDIO_IMAGE_MODEL" in error["message"]
+    both = client.post("/v1/images", json={**body, "items": [{}]}, headers=auth(MERCHANT_KEY))
+    assert_envelope(both, 422, "invalid_request")
+
+
+@pytest.fixture
+def diffusion_client(tmp_path, tiny_registry_file, tiny_models):
+    from fastapi.testclient import TestClient
+
+    from serving.api import create_api
+    from serving.runtime import Runtime
+    from serving.settings import Settings
+
+    settings = Settings(
+        data_dir=tmp_path / "var",
+        api_keys=f"{MERCHANT_KEY}:merchant",
+        models=tiny_registry_file,
+        image_model=tiny_models["diffusion"].name,
+        job_heartbeat_s=0.2,
+        studio=False,
+    )
+    runtime = Runtime(settings)
+    runtime.start()
+    with TestClient(create_api(runtime), raise_server_exceptions=False) as test_client:
+        yield test_client
+    runtime.stop()
+
+
+def test_background_replacement_keeps_the_product_pixels_and_makes_a_cover(diffusion_client, shot):
+    """A diffusion job on a tiny random SD pipeline: the product, cut out and placed, keeps its own pixels in
+    the delivered image (max abs diff <= 2 inside its mask), and each image becomes a composer cover."""
+    rgba = np.dstack([shot.rgb, np.where(shot.mask, 255, 0).astype(np.uint8)])
+    ok, buffer = cv2.imencode(".png", cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
+    scene = {
+        "mode": "background",
+        "prompt": "on a marble table, soft light",
+        "photo": base64.b64encode(buffer.tobytes()).decode(),
+        "n": 2,
+        "steps": 2,
+        "seed": 11,
+        "cover": {"title": "换个背景更好看"},
+    }
+    response = diffusion_client.post("/v1/images", json={"scene": scene}, headers=auth(MERCHANT_KEY))
+    assert response.status_code == 202, response.text
+    job = _wait(diffusion_client, response.json()["id"])
+    assert job["state"] == "succeeded", job
+    result = job["result"]
+    assert result["engine"] == "diffusers" and result["model"] == "tiny-sd" and result["mode"] == "background"
+    assert [image["seed"] for image in result["images"]] == [11, 12]
+    assert result["artifacts"] == ["scene-00.png", "cover-00.jpg", "scene-01.png", "cover-01.jpg"]
+    art = diffusion_client.get(f"/v1/jobs/{job['id']}/artifacts/scene-00.png", headers=auth(MERCHANT_KEY))
+    scene_rgb = cv2.cvtColor(_decode(art.content), cv2.COLOR_BGR2RGB)
+    assert scene_rgb.shape[:2] == (1660, 1242)
+    # Where the product was placed, its pixels are the photo's own (placed with the same geometry).
+    from generation.image.scenes import _place
+
+    placed = np.asarray(_place(rgba, 1242, 1660))
+    inside = placed[..., 3] == 255
+    assert inside.sum() > 10_000
+    diff = np.abs(scene_rgb.astype(int) - placed[..., :3].astype(int))[inside]
+    assert diff.max() <= 2
+    assert result["images"][0]["cover_info"]["engine"] == "diffusers"
