@@ -16,7 +16,8 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -54,6 +55,25 @@ class JobContext:
             raise ValueError(f"artifact name must be a plain file name, got {name!r}")
         self.artifacts_dir.mkdir(parents=True, exist_ok=True)
         return self.artifacts_dir / name
+
+    @contextmanager
+    def writing(self, name: str) -> Iterator[Path]:
+        """Yield a hidden path to write artifact `name` into; it becomes the artifact only when the block ends
+        without an error (a rename), and is deleted otherwise — a download never sees a half-written file, and a
+        cancelled or failed job leaves no partial one behind."""
+        final = self.artifact(name)
+        partial = final.with_name(f".{name}.partial")  # dot names are never served (see `artifact`)
+        try:
+            yield partial
+            partial.replace(final)
+        finally:
+            partial.unlink(missing_ok=True)
+
+    def write_artifact(self, name: str, data: bytes) -> Path:
+        """Write a whole artifact at once, atomically (see `writing`)."""
+        with self.writing(name) as path:
+            path.write_bytes(data)
+        return self.artifact(name)
 
 
 JobHandler = Callable[[JobContext], dict[str, Any]]

@@ -140,20 +140,14 @@ def run_covers_job(services: Services, ctx: JobContext) -> dict[str, Any]:
     items: list[Any] = ctx.params["items"]
     ctx.report(0.0, f"making {len(items)} covers")
 
-    def save(name: str, data: bytes) -> None:
-        ctx.artifact(name).write_bytes(data)
-
     def progress(done: int, total: int) -> None:
         ctx.report(done / max(1, total), f"{done}/{total} covers")
 
-    result = services.images.batch(items, save, ctx.params.get("output", "jpeg"), on_progress=progress)
+    result = services.images.batch(items, ctx.write_artifact, ctx.params.get("output", "jpeg"), on_progress=progress)
     names = [r["artifact"] for r in result.results if "artifact" in r]
-    final = ctx.artifact("covers.zip")
-    partial = final.with_name(".covers.zip.partial")  # never served: a half-written ZIP is never downloadable
-    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as archive:
+    with ctx.writing("covers.zip") as path, zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
         for name in names:  # JPEG/PNG are compressed already
             archive.write(ctx.artifact(name), name)
-    partial.replace(final)
     return {**result.model_dump(mode="json"), "artifacts": [*names, "covers.zip"]}
 
 
@@ -170,11 +164,8 @@ def run_scenes_job(services: Services, ctx: JobContext) -> dict[str, Any]:
         total[0] = max(total[0], steps * request.n)
         ctx.report(min(0.99, steps_done[0] / total[0]), f"{request.mode}: step {step}/{steps}")
 
-    def save(name: str, data: bytes) -> None:
-        ctx.artifact(name).write_bytes(data)
-
     # `ctx.report` raises once a cancel was requested: the engine stops after the step in flight.
-    result = services.images.scenes()(request, save, on_step=on_step)
+    result = services.images.scenes()(request, ctx.write_artifact, on_step=on_step)
     names = [n for image in result["images"] for n in (image["artifact"], image.get("cover")) if n]
     return {**result, "artifacts": names}
 

@@ -249,3 +249,16 @@ def test_http_artifact_download(tmp_path, settings):
     download = client.get(body["links"]["artifact:note.txt"], headers=auth(ADMIN_KEY))
     assert download.status_code == 200 and download.content.decode() == "笔记"
     rt.stop()
+
+
+def test_artifact_writes_are_atomic(tmp_path):
+    """An artifact appears only complete: a failing writer leaves neither the file nor its partial behind."""
+    ctx = JobContext("j1", {}, tmp_path / "art", lambda progress, message: False)
+    with pytest.raises(RuntimeError), ctx.writing("video.mp4") as path:
+        path.write_bytes(b"half")
+        assert not ctx.artifact("video.mp4").exists()
+        raise RuntimeError("encoder died")
+    assert list((tmp_path / "art").iterdir()) == []
+    ctx.write_artifact("cover.png", b"png")
+    assert [p.name for p in (tmp_path / "art").iterdir()] == ["cover.png"]
+    assert ctx.artifact("cover.png").read_bytes() == b"png"
