@@ -139,9 +139,12 @@ class ImageService:
         return [self.photo(d, f"{param}.{i}") for i, d in enumerate(data)]
 
     # -- requests --------------------------------------------------------------------------------------------
-    def cover(self, photos: Sequence[bytes], spec: CoverSpec, output: str = "png") -> RenderedImage:
-        """One cover at the preset's size. `output`: png, or jpeg (what feeds serve; json answers carry PNG)."""
-        images = self.photos(photos)
+    def cover(
+        self, photos: Sequence[bytes], spec: CoverSpec, output: str = "png", photos_param: str = "photos"
+    ) -> RenderedImage:
+        """One cover at the preset's size. `output`: png, or jpeg (what feeds serve; json answers carry PNG).
+        `photos_param` is what errors call the photos (the multipart form's field is `photo`)."""
+        images = self.photos(photos, photos_param)
         seed = spec.seed if spec.seed is not None else secrets.randbelow(2**31)
         cover = self.composer(images, spec, seed)
         fmt = "jpeg" if output == "jpeg" else "png"

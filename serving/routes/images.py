@@ -84,7 +84,7 @@ def cover(
 ) -> Response | CoverOut:
     """One cover, made now by the composer. 422 names the field (a title too long for any template, an
     unknown template, an unreadable photo); 413 for a photo above 40 MP."""
-    rendered = images.cover([p.file.read() for p in photo], params.spec(), params.output)
+    rendered = images.cover([p.file.read() for p in photo], params.spec(), params.output, "photo")
     if params.output == "json":
         return CoverOut(
             info=rendered.info,

@@ -114,7 +114,7 @@ def test_one_item_answers_at_once(client, shot):
         ({"title": "x", "template": "nope"}, None, 422, "template"),
         ({"title": "x", "preset": "4:5"}, None, 422, "preset"),
         ({"title": ""}, None, 422, "title"),
-        ({"title": "x"}, [("photo", ("p.png", b"not an image", "image/png"))], 422, "photos.0"),
+        ({"title": "x"}, [("photo", ("p.png", b"not an image", "image/png"))], 422, "photo.0"),
         ({"title": "x", "seed": "-1"}, None, 422, "seed"),
     ],
 )
@@ -136,7 +136,7 @@ def test_a_decompression_bomb_is_refused_before_decoding(client):
     files = [("photo", ("bomb.png", bytes(data), "image/png"))]
     response = client.post("/v1/images/covers", files=files, data={"title": "x"}, headers=auth(MERCHANT_KEY))
     error = assert_envelope(response, 413, "payload_too_large")
-    assert error["param"] == "photos.0"
+    assert error["param"] == "photo.0"
 
 
 def test_a_scene_without_an_image_model_is_a_503_with_the_fix(client, shot):
