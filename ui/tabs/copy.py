@@ -13,7 +13,7 @@ from typing import Any
 import gradio as gr
 
 from ui.client import ApiClientError
-from ui.tabs.common import client_for
+from ui.tabs.common import client_for, parse_price, price_box
 
 __all__ = ["render", "format_drafts", "request_body"]
 
@@ -25,7 +25,7 @@ def request_body(
     product: str,
     brand: str,
     category: str,
-    price: float | None,
+    price: str | float | None,
     points: str,
     audience: str,
     scenario: str,
@@ -50,8 +50,8 @@ def request_body(
         "language": language,
         "n": int(n),
     }
-    if price not in (None, ""):
-        body["price"] = float(price)
+    if (value := parse_price(price)) is not None:
+        body["price"] = value
     if seed not in (None, ""):
         body["seed"] = int(seed)
     return body
@@ -125,7 +125,7 @@ def render(key: gr.Textbox, api_url: str) -> None:
             with gr.Row():
                 brand = gr.Textbox(label="Brand")
                 category = gr.Textbox(label="Category", placeholder="防晒 / 口红 / 连衣裙")
-                price = gr.Number(label="Price (CNY)", value=None)
+                price = price_box("Price (CNY)")
             points = gr.Textbox(label="Selling points (one per line)", lines=4)
             with gr.Row():
                 audience = gr.Textbox(label="Audience", placeholder="通勤党")

@@ -14,7 +14,7 @@ from typing import Any
 import gradio as gr
 
 from ui.client import ApiClientError
-from ui.tabs.common import client_for
+from ui.tabs.common import client_for, parse_price, price_box
 
 __all__ = ["render", "cover_items"]
 
@@ -26,7 +26,7 @@ def cover_items(
     title: str,
     subtitle: str,
     points: str,
-    price: float | None,
+    price: str | float | None,
     badge: str,
     preset: str,
     template: str,
@@ -43,8 +43,8 @@ def cover_items(
         "badge": badge,
         "preset": preset,
     }
-    if price not in (None, ""):
-        spec["price"] = float(price)
+    if (value := parse_price(price)) is not None:
+        spec["price"] = value
     if template and template != AUTO:
         spec["template"] = template
     first = int(seed) if seed not in (None, "") else 0
@@ -52,12 +52,12 @@ def cover_items(
 
 
 def render(key: gr.Textbox, api_url: str) -> None:
-    def load_templates(api_key: str) -> gr.Dropdown:
+    def load_templates(api_key: str, current: str | None = AUTO) -> gr.Dropdown:
         try:
             names = [t["name"] for t in client_for(api_url, api_key).request("GET", "/v1/images/templates")]
         except ApiClientError as exc:
             raise gr.Error(str(exc)) from exc
-        return gr.Dropdown(choices=[AUTO, *names], value=AUTO)
+        return gr.Dropdown(choices=[AUTO, *names], value=current if current in names else AUTO)
 
     def make(api_key: str, photos: list[str] | None, *fields: Any, progress: gr.Progress = gr.Progress()):  # noqa: B008
         if not photos:
@@ -95,7 +95,7 @@ def render(key: gr.Textbox, api_url: str) -> None:
             subtitle = gr.Textbox(label="Subtitle")
             points = gr.Textbox(label="Selling points (one per line, up to 4)", lines=3)
             with gr.Row():
-                price = gr.Number(label="Price (CNY, optional)", value=None)
+                price = price_box("Price (CNY, optional)")
                 badge = gr.Textbox(label="Badge", placeholder="新品 / 限时 / 必入")
             with gr.Row():
                 preset = gr.Radio(["3:4", "1:1", "9:16"], value="3:4", label="Preset")
@@ -110,7 +110,8 @@ def render(key: gr.Textbox, api_url: str) -> None:
             archive = gr.File(label="Download all (ZIP)")
             with gr.Accordion("details", open=False):
                 raw = gr.JSON(label="API response")
-    templates_btn.click(load_templates, key, template)
+    templates_btn.click(load_templates, [key, template], template)
+    photos.upload(load_templates, [key, template], template)  # the picker fills once there is something to cover
     fields = [title, subtitle, points, price, badge, preset, template, seed, count]
     make_btn.click(make, [key, photos, *fields], [gallery, archive, raw])
 

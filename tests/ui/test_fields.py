@@ -1,0 +1,33 @@
+"""Form fields of the studio: an empty price is unknown, never 0."""
+
+from __future__ import annotations
+
+import gradio as gr
+import pytest
+
+from ui.tabs.common import parse_price
+from ui.tabs.copy import request_body
+from ui.tabs.images import cover_items
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [("", None), ("  ", None), (None, None), ("89", 89.0), ("¥1,299.5", 1299.5)]
+)
+def test_parse_price(text, value):
+    assert parse_price(text) == value
+
+
+@pytest.mark.parametrize("text", ["abc", "-3", "nan", "inf"])
+def test_a_bad_price_is_a_readable_error_naming_the_field(text):
+    with pytest.raises(gr.Error, match="Price"):
+        parse_price(text)
+
+
+def test_an_empty_price_is_not_sent(tmp_path):
+    photo = tmp_path / "p.png"
+    photo.write_bytes(b"x")
+    items = cover_items([str(photo)], "标题", "", "", "", "", "3:4", "panel", 0, 2)
+    assert all("price" not in item["spec"] for item in items)
+    assert [item["spec"]["seed"] for item in items] == [0, 1]
+    body = request_body("防晒霜", "", "", "", "", "", "", "种草", "", "medium", "zh", 1, None)
+    assert "price" not in body
