@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 from common.errors import InputError
-from generation.image.cutout import alpha_box, cut_out, is_clean, mask_alpha
+from generation.image.cutout import alpha_box, cut_out, cut_out_checked, mask_alpha
 from generation.image.fonts import Fonts
 from generation.image.palette import Palette, dominant_colours, from_hex, make_palette
 from generation.image.photos import check_photo
@@ -160,11 +160,12 @@ class Composer:
         work_mask = mask
         if mask is not None and f < 1.0:
             work_mask = cv2.resize(mask, (work.shape[1], work.shape[0]), interpolation=cv2.INTER_AREA)
-        rgba = cut_out(work, work_mask, param=param)
-        rgb = np.ascontiguousarray(rgba[..., :3])
+        cut = cut_out_checked(work, work_mask, param=param)
+        rgba = cut.rgba
         box = alpha_box(rgba[..., 3])
-        user_given = mask is not None or (photo.shape[2] == 4 and int(photo[..., 3].min()) < 250)
-        clean = box is not None and (is_clean(rgba[..., 3]) or (user_given and rgba[..., 3].mean() > 2))
+        clean = cut.clean and box is not None
+        # a failed cut-out leaves no trace: the photo is framed as it was (no recoloured edge along a wrong outline)
+        rgb = np.ascontiguousarray(rgba[..., :3] if clean else work[..., :3])
         if clean:
             x0, y0, x1, y1 = box
             focus = ((x0 + x1) / 2 / rgb.shape[1], (y0 + y1) / 2 / rgb.shape[0])

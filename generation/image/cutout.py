@@ -22,13 +22,16 @@ composer shows the photo itself.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 from skimage.graph import MCP_Geometric
 
 from common.errors import InputError
+from generation.image.plausibility import STRICT, Assessment, assess
 
-__all__ = ["cut_out", "mask_alpha", "is_clean", "alpha_box", "WORK_SIDE"]
+__all__ = ["cut_out", "cut_out_checked", "CutOut", "mask_alpha", "is_clean", "alpha_box", "WORK_SIDE"]
 
 #: Long side of the working copy that GrabCut sees (px); the mask is upsampled to the photo's size.
 WORK_SIDE = 320
@@ -38,6 +41,11 @@ _GUIDE_SIDE = 1280  # long side at which the mask's edge is snapped to the photo
 _GUIDE_EPS = 400.0  # guided filter regularisation (uint8 guide: ~(8 levels)^2)
 _GEO_SCALE = 60.0  # edge cost at which boundary connectivity reaches 63 %
 _W_BORDER, _W_GEO = 0.65, 0.3  # weights of border-colour distance and boundary connectivity in the prior
+_RECT_SIDE = 160  # long side at which the second opinion (rectangle GrabCut) is cut
+_RECT_MARGIN = 0.04  # the rectangle: the frame less this fraction of the long side
+_RECT_ITERS = 2
+_AGREE = 0.7  # IoU above which the two cuts agree
+_HOLDS = 0.8  # share of the prior cut that the rectangle cut must hold to replace it
 
 
 def _check_rgb(rgb: np.ndarray, param: str) -> None:
@@ -195,6 +203,55 @@ def _grabcut(small: np.ndarray) -> np.ndarray:
     return _largest_parts(fg.astype(bool))
 
 
+def _rect_grabcut(small: np.ndarray) -> np.ndarray:
+    """The second opinion: classic GrabCut from a rectangle (the frame less a margin), no prior, at the size of
+    the working copy (bool). Its colour models come from the border ring only, so a product whose body has the
+    background's colours is still taken whole when its outline closes it off; clutter that reaches the border
+    is taken with it."""
+    h, w = small.shape[:2]
+    f = _RECT_SIDE / max(h, w)
+    tiny = small if f >= 1 else cv2.resize(small, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
+    th, tw = tiny.shape[:2]
+    m = max(2, round(_RECT_MARGIN * max(th, tw)))
+    seed = np.zeros((th, tw), np.uint8)
+    cv2.setRNGSeed(0)
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    rect = (m, m, tw - 2 * m, th - 2 * m)
+    cv2.grabCut(cv2.cvtColor(tiny, cv2.COLOR_RGB2BGR), seed, rect, bgd, fgd, _RECT_ITERS, cv2.GC_INIT_WITH_RECT)
+    fg = ((seed == cv2.GC_FGD) | (seed == cv2.GC_PR_FGD)).astype(np.uint8)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+    fg = cv2.morphologyEx(cv2.morphologyEx(fg, cv2.MORPH_OPEN, kernel), cv2.MORPH_CLOSE, kernel)
+    fg = _largest_parts(fg.astype(bool)).astype(np.float32)
+    if (th, tw) != (h, w):
+        fg = cv2.resize(fg, (w, h), interpolation=cv2.INTER_LINEAR)
+    return fg > 0.5
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+def _segment(small: np.ndarray) -> tuple[np.ndarray, str, float, str]:
+    """The product mask of the working copy, cut twice: (mask, source, agreement, veto).
+
+    `source` is `prior` (the prior-seeded cut) or `rect` (the rectangle cut); `agreement` their IoU; `veto`
+    says why the result must not be shown as a product although its shape may pass ('' when none).
+    """
+    first = _grabcut(small)
+    second = _rect_grabcut(small)
+    agreement = _overlap(first, second)
+    if agreement >= _AGREE:
+        return first, "prior", agreement, ""
+    # They disagree: one of them (or both) is wrong. The rectangle cut wins only when it holds the prior cut
+    # (the prior found a part of the product: the rim of a cup whose body has the table's colours) and is an
+    # unmistakable object by itself: compact, one piece, clear of the border, outlined all round.
+    holds = first.mean() >= 0.01 and np.logical_and(first, second).sum() >= _HOLDS * first.sum()
+    if holds and assess(second, small, STRICT).clean:
+        return second, "rect", agreement, ""
+    return first, "prior", agreement, f"two cut-outs disagree (IoU {agreement:.2f}) and neither is confirmed"
+
+
 def _upsample(fg: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     """The working mask at the photo's size as uint8 alpha, edges snapped to the photo and feathered ~1 px.
 
@@ -243,29 +300,86 @@ def alpha_box(alpha: np.ndarray, threshold: int = 128) -> tuple[int, int, int, i
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
-def is_clean(alpha: np.ndarray) -> bool:
-    """Whether a cut-out looks like one product: 5-90 % of the photo, one dominant solid piece.
+def is_clean(alpha: np.ndarray, rgb: np.ndarray | None = None) -> bool:
+    """Whether a cut-out's shape looks like one product (`generation.image.plausibility.assess`): 5-90 % of the
+    photo, one dominant piece, solidity at least `MIN_SOLIDITY`, not along the border, and (with the photo)
+    an outline that separates colours.
 
-    A photo whose subject fills the frame (a close-up, a scene) gives a fragmented or tiny mask; templates
-    then show the photo itself instead of a cut-out.
+    This judges one mask by itself. `cut_out_checked` also knows whether two independent cuts agreed, which
+    a plausible-looking wrong piece (a cup's rim without its body) needs: the composer uses that.
     """
-    fg = (alpha >= 128).astype(np.uint8)
-    coverage = float(fg.mean())
-    if not 0.05 <= coverage <= 0.9:
-        return False
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
-    main = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    if stats[main, cv2.CC_STAT_AREA] < 0.8 * fg.sum():
-        return False
-    contours, _ = cv2.findContours((labels == main).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    outline = max(contours, key=cv2.contourArea)
-    return cv2.contourArea(outline) >= 0.5 * cv2.contourArea(cv2.convexHull(outline))
+    return assess(alpha, rgb).clean
+
+
+@dataclass(frozen=True)
+class CutOut:
+    """A cut-out and the verdict on it.
+
+    Attributes:
+        rgba: H x W x 4 uint8, the photo's colours and the product's alpha.
+        clean: whether to show it as the product (else frame the photo itself).
+        source: `prior` or `rect` (which automatic cut was kept), `mask` (the caller's), `alpha` (the photo's).
+        assessment: the shape and edge figures of the alpha (`plausibility.assess`).
+        agreement: IoU of the two automatic cuts (None for `mask` / `alpha`).
+        reason: why it is not clean ('' when clean).
+    """
+
+    rgba: np.ndarray
+    clean: bool
+    source: str
+    assessment: Assessment
+    agreement: float | None = None
+    reason: str = ""
+
+
+def cut_out_checked(
+    rgb: np.ndarray, mask: np.ndarray | None = None, *, param: str = "photo", mask_param: str | None = None
+) -> CutOut:
+    """Cut the product out of a photo and say whether the cut-out can be shown as the product.
+
+    Args:
+        rgb: H x W x 3 RGB uint8, or H x W x 4 RGBA (an alpha that is not all opaque is used as the mask).
+        mask: optional user mask at the photo's size or aspect (bool, or uint8 / float where high is product);
+            it bypasses GrabCut.
+        param: the field to name in errors about the photo (e.g. `photos.0`).
+        mask_param: the field to name in errors about the mask (default `<param>.mask`).
+
+    Returns:
+        The RGBA cut-out and the verdict. A caller's mask (or the photo's alpha) is clean when it is not empty;
+        an automatic cut-out when both cuts agree (or the rectangle cut alone is unmistakable) and its shape
+        passes `is_clean`.
+
+    Raises:
+        InputError: not an image array, a photo smaller than 16 px, or a mask of another aspect.
+    """
+    _check_rgb(rgb, param)
+    h, w = rgb.shape[:2]
+    colour = np.ascontiguousarray(rgb[..., :3])
+    agreement: float | None = None
+    veto = ""
+    if mask is not None or (rgb.shape[2] == 4 and int(rgb[..., 3].min()) < 250):
+        source = "mask" if mask is not None else "alpha"
+        alpha = mask_alpha(mask, (h, w), mask_param or f"{param}.mask") if mask is not None else rgb[..., 3]
+        alpha = np.ascontiguousarray(alpha)
+        assessment = assess(alpha, colour)
+        clean = bool(alpha.max() >= 128) and float(alpha.mean()) > 2
+        reason = "" if clean else "the mask is empty"
+    else:
+        f = WORK_SIDE / max(h, w)
+        small = colour if f >= 1 else cv2.resize(colour, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
+        fg, source, agreement, veto = _segment(small)
+        alpha = _upsample(fg, colour)
+        colour = decontaminate(colour, alpha)
+        assessment = assess(alpha, colour)
+        clean = assessment.clean and not veto
+        reason = veto or assessment.reason
+    return CutOut(np.dstack([colour, alpha]), clean, source, assessment, agreement, reason)
 
 
 def cut_out(
     rgb: np.ndarray, mask: np.ndarray | None = None, *, param: str = "photo", mask_param: str | None = None
 ) -> np.ndarray:
-    """Cut the product out of a photo.
+    """Cut the product out of a photo (`cut_out_checked` without the verdict).
 
     Args:
         rgb: H x W x 3 RGB uint8, or H x W x 4 RGBA (an alpha that is not all opaque is used as the mask).
@@ -280,16 +394,4 @@ def cut_out(
     Raises:
         InputError: not an image array, a photo smaller than 16 px, or a mask of another aspect.
     """
-    _check_rgb(rgb, param)
-    h, w = rgb.shape[:2]
-    colour = np.ascontiguousarray(rgb[..., :3])
-    if mask is not None:
-        alpha = mask_alpha(mask, (h, w), mask_param or f"{param}.mask")
-    elif rgb.shape[2] == 4 and int(rgb[..., 3].min()) < 250:
-        alpha = np.ascontiguousarray(rgb[..., 3])
-    else:
-        f = WORK_SIDE / max(h, w)
-        small = colour if f >= 1 else cv2.resize(colour, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
-        alpha = _upsample(_grabcut(small), colour)
-        colour = decontaminate(colour, alpha)
-    return np.dstack([colour, alpha])
+    return cut_out_checked(rgb, mask, param=param, mask_param=mask_param).rgba

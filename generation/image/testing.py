@@ -7,14 +7,17 @@ product mask, so a cut-out can be scored by geometry (IoU) instead of by eye. Ev
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import cv2
 import numpy as np
+import yaml
 from PIL import Image, ImageDraw
 
-__all__ = ["ProductShot", "product_shot", "iou"]
+__all__ = ["ProductShot", "product_shot", "iou", "LabelledPhoto", "labelled_photos"]
 
 Kind = Literal["bottle", "box", "jar"]
 Background = Literal["white", "busy"]
@@ -167,3 +170,72 @@ def product_shot(
         bg = _busy_background(size, hue, rng)
     rgb = np.clip(product * alpha + bg * (1 - alpha), 0, 255).astype(np.uint8)
     return ProductShot(rgb=rgb, mask=alpha[..., 0] >= 0.5)
+
+
+@dataclass(frozen=True)
+class LabelledPhoto:
+    """A real photo with a product outline traced by hand (see `tests/generation/data/real_photos.yaml`)."""
+
+    name: str
+    kind: Literal["product", "fills"]  #: an object on a background, or a subject that fills the frame
+    rgb: np.ndarray  #: H x W x 3 uint8
+    mask: np.ndarray | None  #: H x W bool, True on the product (None: nothing to separate)
+    ignore: np.ndarray  #: H x W bool, pixels that count for neither side
+    what: str = ""
+
+
+def _draw_shapes(shapes: list[dict], size: tuple[int, int]) -> np.ndarray:
+    img = Image.new("L", size, 0)
+    d = ImageDraw.Draw(img)
+    for shape in shapes:
+        if "polygon" in shape:
+            d.polygon([tuple(p) for p in shape["polygon"]], fill=255)
+        elif "ellipse" in shape:
+            cx, cy, rx, ry = shape["ellipse"]
+            d.ellipse((cx - rx, cy - ry, cx + rx, cy + ry), fill=255)
+        elif "box" in shape:
+            x0, y0, x1, y1 = shape["box"]
+            d.rectangle((x0, y0, x1 - 1, y1 - 1), fill=255)
+        else:
+            raise ValueError(f"unknown shape {sorted(shape)} (polygon, ellipse or box)")
+    return np.asarray(img) > 0
+
+
+def _source_path(source: dict) -> Path | None:
+    if "file" in source:
+        path = Path(source["file"])
+    else:
+        spec = importlib.util.find_spec(source["package"])
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        path = Path(next(iter(spec.submodule_search_locations))) / source["path"]
+    return path if path.is_file() else None
+
+
+def labelled_photos(path: str | Path) -> tuple[list[LabelledPhoto], list[str]]:
+    """The real photos a YAML file lists (format in its header), with their traced masks.
+
+    Returns:
+        The photos found on this machine, and the names of those whose package or file is missing.
+    """
+    entries = yaml.safe_load(Path(path).read_text(encoding="utf-8"))["photos"]
+    found, missing = [], []
+    for entry in entries:
+        file = _source_path(entry["source"])
+        if file is None:
+            missing.append(entry["name"])
+            continue
+        rgb = np.asarray(Image.open(file).convert("RGB"))
+        size = (rgb.shape[1], rgb.shape[0])
+        mask = _draw_shapes(entry["product"], size) if entry.get("product") else None
+        found.append(
+            LabelledPhoto(
+                name=entry["name"],
+                kind=entry["kind"],
+                rgb=rgb,
+                mask=mask,
+                ignore=_draw_shapes(entry.get("ignore", []), size),
+                what=entry.get("what", ""),
+            )
+        )
+    return found, missing
