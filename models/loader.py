@@ -28,6 +28,7 @@ ENGINE_CLASSES: dict[tuple[Task, EngineKind], str] = {
         "models.engines.transformers_classifier:TransformersClassifierEngine"
     ),
     (Task.TEXT_TO_IMAGE, EngineKind.DIFFUSERS): "models.engines.diffusers_image:DiffusersImageEngine",
+    (Task.IMAGE_TO_VIDEO, EngineKind.DIFFUSERS): "models.engines.diffusers_video:DiffusersVideoEngine",
 }
 
 

@@ -21,6 +21,7 @@ class Task(StrEnum):
     SEQ2SEQ = "seq2seq"
     CLASSIFICATION = "classification"
     TEXT_TO_IMAGE = "text-to-image"
+    IMAGE_TO_VIDEO = "image-to-video"
 
 
 class EngineKind(StrEnum):
@@ -38,6 +39,7 @@ SUPPORTED_ENGINES: dict[Task, tuple[EngineKind, ...]] = {
     Task.SEQ2SEQ: (EngineKind.TRANSFORMERS,),
     Task.CLASSIFICATION: (EngineKind.TRANSFORMERS,),
     Task.TEXT_TO_IMAGE: (EngineKind.DIFFUSERS,),
+    Task.IMAGE_TO_VIDEO: (EngineKind.DIFFUSERS,),
 }
 
 _DTYPES = {"auto", "float32", "float16", "bfloat16"}
