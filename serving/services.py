@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ar_tryon.service import TryOnService
     from generation.copy.service import CopyService
     from generation.image.service import ImageService
+    from generation.video.service import VideoService
     from models.engines.base import Engine, TextEngine
     from moderation import AuditLog, Moderator
     from moderation.service import ModerationService
@@ -172,6 +173,13 @@ class Services:
 
             return ImageService(Composer(), lambda: HostedDiffusionEngine(spec, self.model_hosts[name]))
         return ImageService(Composer(), lambda: self.load_engine(name))
+
+    @_built
+    def videos(self) -> VideoService:
+        """Slideshow videos (no weights); they share the covers' composer (its cut-out cache and fonts)."""
+        from generation.video.service import VideoService
+
+        return VideoService(self.images.composer)
 
     @_built
     def tryon(self) -> TryOnService:

@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from ar_tryon.service import TryOnService
 from generation.copy.service import CopyService
 from generation.image.service import ImageService
+from generation.video.service import VideoService
 from moderation.service import ModerationService
 from serving.auth import Principal
 from serving.deployments.tryon import FrameProcessor
@@ -29,6 +30,7 @@ __all__ = [
     "get_copy",
     "get_moderation",
     "get_images",
+    "get_videos",
     "get_tryon",
     "get_frames",
 ]
@@ -79,6 +81,10 @@ async def get_moderation(services: Services = Depends(get_services)) -> Moderati
 
 async def get_images(services: Services = Depends(get_services)) -> ImageService:
     return await _service(services, "images")
+
+
+async def get_videos(services: Services = Depends(get_services)) -> VideoService:
+    return await _service(services, "videos")
 
 
 async def get_tryon(services: Services = Depends(get_services)) -> TryOnService:

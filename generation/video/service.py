@@ -1,0 +1,86 @@
+"""`VideoService`: short vertical videos from a merchant's photos and note.
+
+Photos and audio arrive as bytes (uploads, files, base64 in JSON) and are checked here — decoded with the
+shared bomb-checked image decoder, the audio track decoded as far as the video needs — so every entry point
+refuses the same bad input with the same 4xx naming the field, before any job is queued.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from common.errors import InputError
+from common.images import MAX_PIXELS, decode_image
+from generation.image.composer import Composer
+from generation.video.audio import AudioTrack, load_audio
+from generation.video.schema import MAX_PHOTOS, SlideshowSpec, VideoInfo
+from generation.video.slideshow import FrameCallback, Slideshow
+
+__all__ = ["VideoService", "VideoInputs"]
+
+
+@dataclass
+class VideoInputs:
+    """Decoded, checked inputs of one video."""
+
+    photos: list[np.ndarray]
+    audio: AudioTrack | None
+    spec: SlideshowSpec
+    seed: int
+
+
+class VideoService:
+    """Slideshows (no weights). One instance serves many videos; each video runs on the caller's thread."""
+
+    def __init__(self, composer: Composer | None = None, max_pixels: int = MAX_PIXELS) -> None:
+        self._composer = composer
+        self._slideshow: Slideshow | None = None
+        self._lock = threading.Lock()
+        self.max_pixels = max_pixels
+
+    @property
+    def slideshow(self) -> Slideshow:
+        with self._lock:  # fonts and the tokenizer load once, on the first video
+            if self._slideshow is None:
+                self._slideshow = Slideshow(self._composer)
+            return self._slideshow
+
+    def check(
+        self,
+        photos: Sequence[bytes],
+        spec: SlideshowSpec,
+        audio: bytes | None = None,
+        photos_param: str = "photos",
+    ) -> VideoInputs:
+        """Decode and check everything a video needs; `InputError` naming the field otherwise."""
+        if not photos:
+            raise InputError(f"{photos_param}: give 1-{MAX_PHOTOS} product photos", photos_param)
+        if len(photos) > MAX_PHOTOS:
+            raise InputError(f"{photos_param}: at most {MAX_PHOTOS} photos, got {len(photos)}", photos_param)
+        arrays = [decode_image(data, f"{photos_param}.{i}", self.max_pixels).rgb for i, data in enumerate(photos)]
+        track = None
+        if audio is not None:
+            track = load_audio(audio, spec.duration, spec.audio_start, spec.audio_fade)
+        seed = spec.seed if spec.seed is not None else secrets.randbelow(2**31)
+        return VideoInputs(arrays, track, spec, seed)
+
+    def render(self, inputs: VideoInputs, out: Path, on_frame: FrameCallback | None = None) -> VideoInfo:
+        """Make the video into `out` (write to a temporary name and rename: see `JobContext.writing`)."""
+        return self.slideshow(inputs.photos, inputs.spec, out, inputs.seed, inputs.audio, on_frame)
+
+    def make(
+        self,
+        photos: Sequence[bytes],
+        spec: SlideshowSpec,
+        out: Path,
+        audio: bytes | None = None,
+        on_frame: Callable[[int, int], None] | None = None,
+    ) -> VideoInfo:
+        """`check` then `render`."""
+        return self.render(self.check(photos, spec, audio), out, on_frame)
