@@ -54,6 +54,10 @@ class Cover:
         seed: the seed it was made with.
         preset: `3:4`, `1:1` or `9:16`.
         texts: where each text went, as (field, laid-out block: box, size, lines and their ink boxes).
+        products: where the product is on the cover (x0, y0, x1, y1): its cut-out's box, or its box inside a
+            framed photo; none where the photo had no clean cut-out.
+        stickers: where each sticker went, as (`badge` / `price` / `tag`, box); none of them covers a product
+            box or a text.
     """
 
     image: np.ndarray
@@ -62,6 +66,8 @@ class Cover:
     seed: int
     preset: str
     texts: tuple[tuple[str, Block], ...] = ()
+    products: tuple[tuple[int, int, int, int], ...] = ()
+    stickers: tuple[tuple[str, tuple[int, int, int, int]], ...] = ()
 
     def info(self) -> CoverInfo:
         """The wire description (`engine: composer`, no model)."""
@@ -211,7 +217,7 @@ class Composer:
 
     def _render(
         self, template: Template, spec: CoverSpec, prepared: list[ProductPhoto], seed: int
-    ) -> tuple[Image.Image, Palette, list[tuple[str, Block]]]:
+    ) -> tuple[Image.Image, Palette, Scene]:
         rng = np.random.default_rng([int(seed), zlib.crc32(template.name.encode())])
         palette = self._palette(prepared[0], rng)
         scene = Scene(
@@ -229,7 +235,7 @@ class Composer:
         image = template.render(scene)
         if image.size != scene.size or image.mode != "RGB":  # a template bug, not bad input
             raise RuntimeError(f"template {template.name} painted {image.mode} {image.size}, not RGB {scene.size}")
-        return image, palette, scene.blocks
+        return image, palette, scene
 
     def __call__(
         self,
@@ -274,7 +280,7 @@ class Composer:
         for template in candidates:
             try:
                 with self._paint:
-                    image, palette, blocks = self._render(template, spec, prepared, int(seed))
+                    image, palette, scene = self._render(template, spec, prepared, int(seed))
             except InputError as exc:
                 if spec.template is not None or exc.param is None or exc.param.split(".")[0] not in _TEXT_PARAMS:
                     raise
@@ -287,7 +293,9 @@ class Composer:
                 palette=palette.hex(),
                 seed=int(seed),
                 preset=spec.preset,
-                texts=tuple(blocks),
+                texts=tuple(scene.blocks),
+                products=tuple(scene.products),
+                stickers=tuple(scene.placed),
             )
         assert first_error is not None
         raise InputError(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -31,40 +32,44 @@ from generation.image.schema import CoverSpec
 from generation.image.stickers import badge_sticker, paste_sticker, price_seal
 from generation.image.text import Block, Box, Typesetter
 
-__all__ = ["ProductPhoto", "Scene", "Template"]
+__all__ = ["ProductPhoto", "Scene", "Template", "free_spot", "turned_size"]
 
 _MAX_UPSCALE = 2.0  # a small photo's cut-out is not blown up more than this (it would look soft)
+_STICKER_SCALES = (1.0, 0.85, 0.7)  # a sticker shrinks this far to find room off the product and the words
+_PRODUCT_SCALES = (1.0, 0.9, 0.8, 0.7)  # a cut-out shrinks this far to leave room for the stickers
+_MAX_TILT = 12.0
 
 
-def _clear_of(
-    centre: tuple[int, int],
-    size: tuple[int, int],
-    taken: list[tuple[int, int, int, int]],
-    canvas: tuple[int, int],
-) -> tuple[int, int]:
-    """`centre`, or the nearest of a few moves from it, where a sticker of `size` covers none of `taken` (text,
-    other stickers) and stays on the canvas; `centre` itself when every move collides."""
+Rect = tuple[int, int, int, int]
+
+
+def free_spot(
+    centre: tuple[int, int], size: tuple[int, int], taken: list[Rect], canvas: tuple[int, int], gap: int = 0
+) -> tuple[int, int] | None:
+    """The centre nearest to `centre` where a sticker of `size` lies on the canvas and at least `gap` px clear of
+    every box in `taken` (text, other stickers, the product), searched on a grid over the whole canvas; None
+    when there is no such place."""
     w, h = size
+    cw, ch = canvas
+    if w > cw or h > ch:
+        return None
+    step = max(4, min(cw, ch) // 48)
+    xs = np.unique(np.append(np.arange(0, cw - w + 1, step), cw - w))
+    ys = np.unique(np.append(np.arange(0, ch - h + 1, step), ch - h))
+    x0, y0 = np.meshgrid(xs, ys)
+    free = np.ones(x0.shape, bool)
+    for t in taken:
+        free &= (x0 + w + gap <= t[0]) | (t[2] + gap <= x0) | (y0 + h + gap <= t[1]) | (t[3] + gap <= y0)
+    if not free.any():
+        return None
+    cx, cy = x0 + w // 2, y0 + h // 2
+    dist = (cx - centre[0]) ** 2 + (cy - centre[1]) ** 2
+    dist = np.where(free, dist, np.iinfo(np.int64).max)
+    i = np.unravel_index(int(np.argmin(dist)), dist.shape)
+    return int(cx[i]), int(cy[i])
 
-    def free(c: tuple[int, int]) -> bool:
-        x0, y0 = c[0] - w // 2, c[1] - h // 2
-        if not (0 <= x0 and 0 <= y0 and x0 + w <= canvas[0] and y0 + h <= canvas[1]):
-            return False
-        return all(x0 + w <= t[0] or t[2] <= x0 or y0 + h <= t[1] or t[3] <= y0 for t in taken)
 
-    steps = [(0, 0)] + [
-        (dx, dy)
-        for k in (0.5, 1.0, 1.5, 2.0)
-        for dx, dy in ((0, -k), (0, k), (k, 0), (-k, 0), (k, -k), (-k, -k), (k, k), (-k, k))
-    ]
-    for dx, dy in steps:
-        c = (round(centre[0] + dx * w), round(centre[1] + dy * h))
-        if free(c):
-            return c
-    return centre
-
-
-def _turned(size: tuple[int, int], angle: float) -> tuple[int, int]:
+def turned_size(size: tuple[int, int], angle: float) -> tuple[int, int]:
     """The size of a `size` image turned by `angle` degrees (expanded)."""
     a = math.radians(angle)
     w, h = size
@@ -108,8 +113,13 @@ class Scene:
     data: dict[str, Any]
     #: every text fitted on the canvas so far, as (param, block): where the words went
     blocks: list[tuple[str, Block]] = field(default_factory=list)
-    #: boxes that stickers must not cover besides the text (a price tag, stickers already placed)
+    #: boxes that stickers must not cover besides the text and the product (a price tag, stickers already placed)
     taken: list[tuple[int, int, int, int]] = field(default_factory=list)
+    #: where the product is on the canvas (its cut-out's box, or its box inside a framed photo): stickers keep off
+    products: list[tuple[int, int, int, int]] = field(default_factory=list)
+    #: what was placed where, as (kind, box): `badge`, `price`, `tag`
+    placed: list[tuple[str, tuple[int, int, int, int]]] = field(default_factory=list)
+    _needs: dict[tuple[str, ...], list[tuple[int, int]]] = field(default_factory=dict, repr=False)
 
     @property
     def width(self) -> int:
@@ -256,16 +266,21 @@ class Scene:
         radius: float = 0.035,
         border: float = 0.0,
         anchor: Literal["bottom", "center"] = "bottom",
+        stickers: tuple[str, ...] = ("badge", "price"),
     ) -> tuple[int, int, int, int]:
         """The product in `box`: its cut-out (standing on the box's bottom) when clean, else a photo card.
+
+        The cut-out is made smaller (down to 70 %) when that is what it takes to leave room for `stickers`
+        (those of them the spec has) off the product and the words; its box is kept clear of stickers.
 
         Returns:
             The box (x0, y0, x1, y1) the product or card occupies.
         """
         photo = photo or self.photos[0]
         if photo.cutout is not None:
-            x, y, w, h = self.cutout_rect(box, photo, anchor)
+            x, y, w, h = self.cutout_rect(box, photo, anchor, stickers)
             paste_cutout(canvas, resize_rgba(photo.cutout, (w, h)), (x, y), shadow=self.px(0.025) if shadow else 0)
+            self.products.append((x, y, x + w, y + h))
             return x, y, x + w, y + h
         ph, pw = photo.rgb.shape[:2]
         # a card of the photo's own aspect, limited to 4:3 either way, inside the box
@@ -273,25 +288,83 @@ class Scene:
         w, h = contain_size((round(1000 * aspect), 1000), (box.width, box.height))
         x = box.x0 + (box.width - w) // 2
         y = box.y0 + (box.height - h) // 2
-        card = self.frame_photo(photo, (w, h))
+        card = self.frame_photo(photo, (w, h), at=(x, y))
         return paste_card(
             canvas, card, (x, y), radius=self.px(radius), shadow=self.px(0.02) if shadow else 0, border=self.px(border)
         )
 
     def cutout_rect(
-        self, box: Box, photo: ProductPhoto, anchor: Literal["bottom", "center"] = "bottom"
+        self,
+        box: Box,
+        photo: ProductPhoto,
+        anchor: Literal["bottom", "center"] = "bottom",
+        stickers: tuple[str, ...] = ("badge", "price"),
     ) -> tuple[int, int, int, int]:
         """Where `place_product` puts a photo's cut-out in `box`: (x, y, width, height)."""
         assert photo.cutout is not None
         cw, ch = photo.cutout.shape[1], photo.cutout.shape[0]
-        w, h = contain_size((cw, ch), (min(box.width, cw * _MAX_UPSCALE), min(box.height, ch * _MAX_UPSCALE)))
-        x = box.x0 + (box.width - w) // 2
-        y = box.y1 - h if anchor == "bottom" else box.y0 + (box.height - h) // 2
-        return x, y, w, h
+        fw, fh = contain_size((cw, ch), (min(box.width, cw * _MAX_UPSCALE), min(box.height, ch * _MAX_UPSCALE)))
+        needs = self._sticker_sizes(stickers)
+        for k in _PRODUCT_SCALES:
+            w, h = max(1, round(fw * k)), max(1, round(fh * k))
+            x = box.x0 + (box.width - w) // 2
+            y = box.y1 - h if anchor == "bottom" else box.y0 + (box.height - h) // 2
+            if self._room_for((x, y, x + w, y + h), needs):
+                return x, y, w, h
+        return (
+            box.x0 + (box.width - fw) // 2,
+            (box.y1 - fh if anchor == "bottom" else box.y0 + (box.height - fh) // 2),
+            fw,
+            fh,
+        )
 
-    def frame_photo(self, photo: ProductPhoto, size: tuple[int, int]) -> Image.Image:
+    def _sticker_sizes(self, kinds: tuple[str, ...]) -> list[tuple[int, int]]:
+        """The boxes the spec's stickers among `kinds` take at their smallest, turned as far as they may be."""
+        key = tuple(sorted(kinds))
+        if key in self._needs:
+            return self._needs[key]
+        sizes = []
+        small = _STICKER_SCALES[-1]
+        if "badge" in kinds and self.spec.badge:
+            shapes = [False, True] if len(self.spec.badge) <= 3 else [False]
+            made = [
+                badge_sticker(
+                    self.ts,
+                    self.spec.badge,
+                    self.px(0.085 * small),
+                    (0, 0, 0),
+                    min_size=self.text_min,
+                    max_width=self.px(0.5),
+                    seal=seal,
+                ).size
+                for seal in shapes
+            ]
+            sizes.append((max(m[0] for m in made), max(m[1] for m in made)))
+        if "price" in kinds and self.spec.price is not None:
+            d = self.px(0.22 * small)
+            sizes.append((d, d))
+        self._needs[key] = [turned_size(size, _MAX_TILT) for size in sizes]
+        return self._needs[key]
+
+    def _room_for(self, product: Rect, needs: list[tuple[int, int]]) -> bool:
+        """Whether stickers of the sizes `needs` all find a place off the words, the products and `product`."""
+        taken = [block.ink for _, block in self.blocks] + self.taken + self.products + [product]
+        gap = self.px(0.012)
+        for w, h in needs:
+            spot = free_spot((0, 0), (w, h), taken, self.size, gap)
+            if spot is None:
+                return False
+            taken.append((spot[0] - w // 2, spot[1] - h // 2, spot[0] - w // 2 + w, spot[1] - h // 2 + h))
+        return True
+
+    def frame_photo(self, photo: ProductPhoto, size: tuple[int, int], at: tuple[int, int] | None = None) -> Image.Image:
         """The photo filling a frame of `size`: cropped around the product when the product stays whole, else
-        zoomed out until it does, the uncovered margin filled with the photo blurred."""
+        zoomed out until it does, the uncovered margin filled with the photo blurred.
+
+        Args:
+            at: where the frame will be pasted on the canvas; the product's box there is then kept clear of
+                stickers (when the photo has a clean cut-out, so its box is known).
+        """
         w, h = size
         ph, pw = photo.rgb.shape[:2]
         if photo.box is None:
@@ -308,6 +381,12 @@ class Scene:
             and x1 + margin <= cx + cw + 1
             and y1 + margin <= cy + ch + 1
         ):
+            # as `cover_crop` crops: whole pixels, the crop scaled to the frame
+            icw, ich = min(pw, round(w / scale)), min(ph, round(h / scale))
+            icx = int(np.clip(photo.focus[0] * pw - icw / 2, 0, pw - icw))
+            icy = int(np.clip(photo.focus[1] * ph - ich / 2, 0, ph - ich))
+            sx, sy = w / icw, h / ich
+            self._keep_clear(at, ((x0 - icx) * sx, (y0 - icy) * sy, (x1 - icx) * sx, (y1 - icy) * sy), size)
             return cover_crop(photo.rgb, size, photo.focus)
         s = min(w * 0.86 / (x1 - x0), h * 0.86 / (y1 - y0))
         sw, sh = max(1, round(pw * s)), max(1, round(ph * s))
@@ -317,7 +396,24 @@ class Scene:
         frame.paste(
             Image.fromarray(cv2.resize(photo.rgb, (sw, sh), interpolation=cv2.INTER_AREA)), (round(ox), round(oy))
         )
+        ox, oy = round(ox), round(oy)
+        self._keep_clear(at, (x0 * s + ox, y0 * s + oy, x1 * s + ox, y1 * s + oy), size)
         return frame
+
+    def _keep_clear(
+        self, at: tuple[int, int] | None, box: tuple[float, float, float, float], size: tuple[int, int]
+    ) -> None:
+        """Record a product's box inside a frame of `size` pasted at `at` (clipped to the frame)."""
+        if at is None:
+            return
+        w, h = size
+        x0, y0, x1, y1 = box
+        x0, x1 = max(0.0, x0), min(float(w), x1)
+        y0, y1 = max(0.0, y0), min(float(h), y1)
+        if x1 > x0 and y1 > y0:
+            self.products.append(
+                (at[0] + math.floor(x0), at[1] + math.floor(y0), at[0] + math.ceil(x1), at[1] + math.ceil(y1))
+            )
 
     # stickers ------------------------------------------------------------------------------------------
     def stickers(
@@ -328,7 +424,7 @@ class Scene:
         badge_height: float = 0.085,
         price_diameter: float = 0.22,
         fill: tuple[int, int, int] | None = None,
-        tilt: float = 12.0,
+        tilt: float = _MAX_TILT,
     ) -> None:
         """The badge sticker and the price seal (each when the spec has it and a place is given).
 
@@ -341,32 +437,57 @@ class Scene:
         if self.spec.badge and badge_at is not None:
             seal = len(self.spec.badge) <= 3 and bool(self.rng.random() < 0.5)
             colour = fill or self.choice([self.palette.accent, *fills[:2]])
-            sticker = badge_sticker(
-                self.ts,
-                self.spec.badge,
-                self.px(badge_height),
-                colour,
-                min_size=self.text_min,
-                max_width=self.px(0.5),
-                seal=seal,
-            )
             angle = float(self.rng.uniform(-tilt, tilt))
-            at = _clear_of(badge_at, _turned(sticker.size, angle), taken, canvas.size)
-            taken.append(paste_sticker(canvas, sticker, at, angle=angle))
+
+            def badge(scale: float) -> Image.Image:
+                return badge_sticker(
+                    self.ts,
+                    self.spec.badge,
+                    self.px(badge_height * scale),
+                    colour,
+                    min_size=self.text_min,
+                    max_width=self.px(0.5),
+                    seal=seal,
+                )
+
+            self._stick(canvas, "badge", badge, badge_at, angle, taken)
         if self.spec.price is not None and price_at is not None:
             colour = fill or self.choice(fills[:2])
-            seal = price_seal(
-                self.ts,
-                self.spec.price,
-                self.px(price_diameter),
-                colour,
-                self.data["words"]["price_label"],
-                min_size=self.text_min,
-            )
             angle = float(self.rng.uniform(-tilt, tilt))
-            at = _clear_of(price_at, _turned(seal.size, angle), taken, canvas.size)
-            taken.append(paste_sticker(canvas, seal, at, angle=angle))
+
+            def price(scale: float) -> Image.Image:
+                return price_seal(
+                    self.ts,
+                    self.spec.price,
+                    self.px(price_diameter * scale),
+                    colour,
+                    self.data["words"]["price_label"],
+                    min_size=self.text_min,
+                )
+
+            self._stick(canvas, "price", price, price_at, angle, taken)
         self.taken = taken[len(self.blocks) :]
+
+    def _stick(
+        self,
+        canvas: Image.Image,
+        kind: str,
+        make: Callable[[float], Image.Image],
+        at: tuple[int, int],
+        angle: float,
+        taken: list[Rect],
+    ) -> None:
+        """Paste the sticker `make(scale)` nearest to `at` where it covers no text, sticker or product: at full
+        size, else a little smaller; left out when even the smallest finds no room (it never covers the
+        product). Its box is added to `taken` and `placed`."""
+        for scale in _STICKER_SCALES:
+            sticker = make(scale)
+            spot = free_spot(at, turned_size(sticker.size, angle), taken + self.products, canvas.size, self.px(0.012))
+            if spot is not None:
+                box = paste_sticker(canvas, sticker, spot, angle=angle)
+                taken.append(box)
+                self.placed.append((kind, box))
+                return
 
     def ink_on(self, bg: tuple[int, int, int], preferred: tuple[int, int, int] | None = None) -> tuple[int, int, int]:
         """A text colour readable on `bg` (WCAG 4.5:1): `preferred` when it is, else near-black or white."""

@@ -79,7 +79,7 @@ class Checklist(Template):
                 canvas, Box(pb.x0 + pad, pb.y0 + pad, pb.x1 - pad, pb.y1 - pad), anchor="center"
             )
         else:
-            card = scene.frame_photo(photo, (pb.width, pb.height))
+            card = scene.frame_photo(photo, (pb.width, pb.height), at=(pb.x0, pb.y0))
             product = paste_card(canvas, card, (pb.x0, pb.y0), radius=scene.px(0.035), shadow=scene.px(0.012))
         # 3. the label chip, the rows with check marks
         accent = with_contrast(pal.accent, _WHITE)

@@ -65,7 +65,7 @@ class Collage(Template):
         cells = grid_cells(scene.box("grid"), len(photos), scene.px(self.conf.get("gap", 0.018)), aspect)
         order = list(range(len(photos)))
         for cell, i in zip(cells, order, strict=True):
-            card = scene.frame_photo(photos[i], (cell.width, cell.height))
+            card = scene.frame_photo(photos[i], (cell.width, cell.height), at=(cell.x0, cell.y0))
             paste_card(canvas, card, (cell.x0, cell.y0), radius=scene.px(0.025), shadow=scene.px(0.01))
         # 3. words
         scene.draw_text(canvas, title, ink)

@@ -48,7 +48,7 @@ class Panel(Template):
         for i, photo in enumerate(scene.photos):
             x = area.x0 + i * (cell_w + gap)
             w = area.width - (n - 1) * (cell_w + gap) if i == n - 1 else cell_w
-            canvas.paste(scene.frame_photo(photo, (w, area.height)), (x, area.y0))
+            canvas.paste(scene.frame_photo(photo, (w, area.height), at=(x, area.y0)), (x, area.y0))
         # 4. a short accent bar, then the words
         draw = ImageDraw.Draw(canvas)
         bar_w, bar_h = scene.px(0.09), scene.px(0.009)

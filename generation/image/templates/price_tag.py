@@ -6,7 +6,7 @@ from PIL import Image, ImageDraw
 
 from generation.image.palette import from_hex, mix, with_contrast
 from generation.image.stickers import paste_sticker, price_tag
-from generation.image.templates.base import Scene, Template
+from generation.image.templates.base import Scene, Template, free_spot, turned_size
 
 __all__ = ["PriceTag"]
 
@@ -38,7 +38,13 @@ class PriceTag(Template):
             scene.data["words"]["price_label"],
             min_size=scene.text_min,
         )
-        # 2. a pale ground with a spotlight behind the product
+        # 2. the tag's place is kept before the product is sized (the badge needs room besides it)
+        angle = float(scene.rng.uniform(-4, 4))
+        centre = ((tag_box.x0 + tag_box.x1) // 2, (tag_box.y0 + tag_box.y1) // 2)
+        tw, th = turned_size(tag.size, angle)
+        reserved = (centre[0] - tw // 2, centre[1] - th // 2, centre[0] - tw // 2 + tw, centre[1] - th // 2 + th)
+        scene.taken.append(reserved)
+        # 3. a pale ground with a spotlight behind the product
         bg = pal.light
         canvas = Image.new("RGB", scene.size, bg)
         box = scene.box("product")
@@ -46,13 +52,17 @@ class PriceTag(Template):
         r = round(max(box.width, box.height) * 0.47)
         cx, cy = (box.x0 + box.x1) // 2, (box.y0 + box.y1) // 2
         ImageDraw.Draw(canvas).ellipse((cx - r, cy - r, cx + r, cy + r), fill=spot)
-        product = scene.place_product(canvas, box, border=0.012)
-        # 3. words and the tag
+        product = scene.place_product(canvas, box, border=0.012, stickers=("badge",))
+        # 4. words and the tag (moved off the product if turning it made it reach over)
         ink = scene.ink_on(bg, pal.dark)
         scene.draw_text(canvas, title, ink)
         scene.draw_text(canvas, subtitle, scene.ink_on(bg, mix(ink, bg, 0.25)))
-        centre = ((tag_box.x0 + tag_box.x1) // 2, (tag_box.y0 + tag_box.y1) // 2)
-        scene.taken.append(paste_sticker(canvas, tag, centre, angle=float(scene.rng.uniform(-4, 4))))
-        # 4. the badge on the product's shoulder (no second price)
+        scene.taken.remove(reserved)
+        words = [block.ink for _, block in scene.blocks]
+        centre = free_spot(centre, (tw, th), words + scene.products, scene.size, scene.px(0.006)) or centre
+        placed = paste_sticker(canvas, tag, centre, angle=angle)
+        scene.taken.append(placed)
+        scene.placed.append(("tag", placed))
+        # 5. the badge on the product's shoulder (no second price)
         scene.stickers(canvas, badge_at=(product[0] + scene.px(0.03), product[1] + scene.px(0.05)), price_at=None)
         return canvas
