@@ -88,6 +88,10 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(PIP) install -q -e '.[test]'
 	@touch $@
 
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
+	$(PIP) install -q -e '.[bench]'
+	@touch $@
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
@@ -122,7 +126,7 @@ format: install-test
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
 
 ## bench: every CPU benchmark (figures and ratios are printed, see benchmarks/README.md)
-bench: install
+bench: $(VENV)/.installed-bench
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
