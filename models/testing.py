@@ -558,7 +558,7 @@ def build_tiny_svd_pipeline(
     path: str | Path, name: str = "tiny-svd", seed: int = 0, options: dict | None = None
 ) -> ModelSpec:
     """A Stable Video Diffusion pipeline at toy sizes: CLIP image encoder (224 px input, as SVD resizes to),
-    temporal-decoder VAE (4x), a 2-level spatio-temporal UNet trained length 8 frames; sides multiples of 8."""
+    temporal-decoder VAE (4x), a 2-level spatio-temporal UNet of trained length 4 frames; sides multiples of 8."""
     from diffusers import (
         AutoencoderKLTemporalDecoder,
         EulerDiscreteScheduler,
@@ -581,7 +581,7 @@ def build_tiny_svd_pipeline(
         num_attention_heads=4,
         projection_class_embeddings_input_dim=3 * 8,  # fps, motion bucket, noise augmentation x 8
         addition_time_embed_dim=8,
-        num_frames=8,
+        num_frames=4,
     )
     vae = AutoencoderKLTemporalDecoder(
         block_out_channels=[32, 32, 32],

@@ -9,7 +9,7 @@ family has its own rules, read from the loaded modules' configs (`VideoFamily`):
 | Wan 2.1 / 2.2 A14B | VAE 8 x patch 2 = 16 | default long side 832 (480P) | 4k+1, 5..81, default 81 | 16 |
 | Wan 2.2 TI2V-5B (`expand_timesteps`) | VAE 16 x patch 2 = 32 | default long side 1280 | 4k+1, 5..121, def. 121 | 24 |
 | CogVideoX 1.0 I2V (learned positions) | 16 | fixed 720x480 only (3:2) | exactly 49 | 8 |
-| CogVideoX 1.5 I2V (`patch_size_t`) | 16 | default long side 1360 | 4k+1, 5..161, default 81 | 16 |
+| CogVideoX 1.5 I2V (`patch_size_t`) | 16 | default long side 1360 | 8k+1, 9..161, default 81 | 16 |
 | SVD / SVD-XT | VAE 8 x UNet 2^3 = 64 | default long side 1024 | 2..trained length (14 / 25) | 7 (conditions SVD) |
 
 The photo is fitted to the frame without distortion (`fit="cover"` crops, `"contain"` pads with a blurred fill;
@@ -332,7 +332,10 @@ def detect_family(pipeline: Any, options: VideoOptions, model: str = "") -> Vide
             return _with_options(family, options)
         version = "cogvideox-1.5" if config.patch_size_t is not None else "cogvideox"
         max_frames = 2 * config.sample_frames - 1
-        rule = _frame_rule(where, options, temporal, temporal + 1, config.sample_frames, max_frames)
+        # The VAE decodes latent frames in pairs after the first: an even latent count comes back with the wrong
+        # length (4 latents -> 16 frames, not 13), so the latent count must be odd: 8k+1 frames.
+        step = temporal * getattr(pipeline.vae, "num_latent_frames_batch_size", 2)
+        rule = _frame_rule(where, options, step, step + 1, config.sample_frames, max_frames)
         long_side = min(1360, *sample) // multiple * multiple
         fps = 16 if config.patch_size_t is not None else 8
         family = VideoFamily(version, multiple, long_side, rule, fps, 50, 6.0, max_size=sample)
@@ -388,10 +391,7 @@ def apply_video_speed_options(pipeline: Any, options: VideoOptions) -> list[str]
         applied.append("fuse_qkv")
     if options.channels_last:
         for module in [*denoisers, pipeline.vae]:
-            if any(p.dim() == 4 for p in module.parameters()):
-                module.to(memory_format=torch.channels_last)
-            if any(p.dim() == 5 for p in module.parameters()):
-                module.to(memory_format=torch.channels_last_3d)
+            _channels_last(module)
         applied.append("channels_last")
     if options.attention_backend:
         for module in denoisers:
@@ -406,6 +406,15 @@ def apply_video_speed_options(pipeline: Any, options: VideoOptions) -> list[str]
                 module.compile(mode=options.compile)
         applied.append(f"compile({options.compile}{', regional' if regional else ''})")
     return applied
+
+
+def _channels_last(module: torch.nn.Module) -> None:
+    """Conv weights in channels_last (4D) / channels_last_3d (5D); `Module.to` refuses modules holding both."""
+    for param in module.parameters():
+        if param.dim() == 4:
+            param.data = param.data.contiguous(memory_format=torch.channels_last)
+        elif param.dim() == 5:
+            param.data = param.data.contiguous(memory_format=torch.channels_last_3d)
 
 
 class DiffusersVideoEngine(ImageToVideoEngine):
@@ -554,6 +563,8 @@ class DiffusersVideoEngine(ImageToVideoEngine):
 
         # 3. run, one call at a time
         with self.lock:
+            if self.pipeline is None:
+                raise EngineUnavailableError(f"model {self.model_name!r}: the engine is closed")
             stop(0, steps)
             started = time.perf_counter()
             generator = torch.Generator(device=self._generator_device()).manual_seed(seed)

@@ -166,7 +166,7 @@ def fit_photo(image: np.ndarray, width: int, height: int, fit: Fit = "cover") ->
     """
     if fit not in ("cover", "contain"):
         raise DiffusionInputError("fit", f"must be 'cover' or 'contain', got {fit!r}")
-    photo = Image.fromarray(image, "RGB")
+    photo = Image.fromarray(np.ascontiguousarray(image))
     src_w, src_h = photo.size
     cover = photo.resize((width, height), Image.Resampling.LANCZOS, box=_cover_box(src_w, src_h, width, height))
     if fit == "cover":
