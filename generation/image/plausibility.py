@@ -134,7 +134,7 @@ def assess(alpha: np.ndarray, rgb: np.ndarray | None = None, strictness: Strictn
     solidity = float(cv2.contourArea(contour) / max(cv2.contourArea(cv2.convexHull(contour)), 1.0))
     # the outline: mask pixels with a background 4-neighbour, split into on-the-border and free
     band = max(2, round(0.03 * max(h, w)))
-    padded = np.pad(fg, 1, mode="edge")
+    padded = np.pad(fg, 1)  # the photo's edge counts as outside: a mask along it has outline there
     inner = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
     outline = (fg > 0) & (inner == 0)
     near = np.zeros((h, w), bool)

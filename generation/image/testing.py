@@ -182,6 +182,7 @@ class LabelledPhoto:
     mask: np.ndarray | None  #: H x W bool, True on the product (None: nothing to separate)
     ignore: np.ndarray  #: H x W bool, pixels that count for neither side
     what: str = ""
+    min_iou: float = 0.8  #: what an accepted cut-out must reach
 
 
 def _draw_shapes(shapes: list[dict], size: tuple[int, int]) -> np.ndarray:
@@ -236,6 +237,7 @@ def labelled_photos(path: str | Path) -> tuple[list[LabelledPhoto], list[str]]:
                 mask=mask,
                 ignore=_draw_shapes(entry.get("ignore", []), size),
                 what=entry.get("what", ""),
+                min_iou=float(entry.get("min_iou", 0.8)),
             )
         )
     return found, missing

@@ -3,6 +3,8 @@ deterministic per seed, varied across seeds, real photos, and errors naming the 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from skimage import data
@@ -10,9 +12,10 @@ from skimage import data
 from common.errors import InputError
 from generation.image.composer import Composer, Cover
 from generation.image.schema import PRESET_SIZES, CoverInfo, CoverSpec
-from generation.image.testing import product_shot
+from generation.image.testing import labelled_photos, product_shot
 
 PRESETS = list(PRESET_SIZES)
+REAL_PHOTOS = Path(__file__).parent / "data" / "real_photos.yaml"
 LONG_TITLE = "夏天必备的防晒霜清爽不油腻，户外运动也不怕晒黑｜SPF50+学生党平价好物大合集"  # 40 characters
 assert len(LONG_TITLE) == 40
 
@@ -234,3 +237,58 @@ def test_a_title_too_long_for_any_template_names_the_title(composer: Composer, s
     explicit = CoverSpec.model_construct(**{**huge.model_dump(), "template": "hero_blur"})
     assert _error(composer, [shots["bottle"]], explicit).param == "title"
     assert _error(composer, [shots["bottle"]], CoverSpec(title="✨🎉", template="minimal")).param == "title"
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+@pytest.fixture(scope="module")
+def sticker_photos(shots) -> dict[str, np.ndarray]:
+    photos = {"coffee": shots["coffee"], "bottle": shots["bottle"]}
+    cub, _ = labelled_photos(REAL_PHOTOS)
+    photos.update({p.name: p.rgb for p in cub if p.name in ("cheetah_cub", "dahlia")})
+    return photos  # the cub fills its box: the hardest to find room beside
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_stickers_never_cover_the_product_or_the_words(composer: Composer, shots, sticker_photos, preset) -> None:
+    spec = dict(
+        title="一杯好咖啡的秘密",
+        subtitle="醇香浓郁 每天一杯",
+        points=["现磨咖啡豆", "意式浓缩", "拉花"],
+        price=29.9,
+        badge="新品",
+        preset=preset,
+    )
+    for name, photo in sticker_photos.items():
+        for template in Composer.TEMPLATES:
+            photos = [photo, shots["box"]] if template == "collage" else [photo]
+            cover = composer(photos, CoverSpec(template=template, **spec), seed=0)
+            where = (name, template, preset)
+            kinds = [kind for kind, _ in cover.stickers]
+            assert "badge" in kinds and ("price" in kinds or "tag" in kinds), (where, kinds)
+            if template in ("hero_blur", "minimal", "big_type", "price_tag", "checklist"):
+                assert cover.products, where  # these photos have clean cut-outs: the product's box is known
+            words = [block.ink for _, block in cover.texts]
+            for kind, box in cover.stickers:
+                for product in cover.products:
+                    assert not _overlap(box, product), (where, kind, box, product)
+                for ink in words:
+                    assert not _overlap(box, ink), (where, kind, box, ink)
+
+
+def test_a_photo_without_a_clean_cut_out_is_framed_by_every_template(composer: Composer, shots) -> None:
+    cat = data.chelsea()  # a face filling the frame: no product to cut out
+    assert composer._prepare(cat, None, 0).cutout is None
+    for template in Composer.TEMPLATES:
+        for preset in PRESETS:
+            photos = [cat, shots["bottle"]] if template == "collage" else [cat]
+            spec = full_spec(template=template, preset=preset)
+            cover = composer(photos, spec, seed=2)
+            assert_text_inside(cover)
+            assert not any(_overlap(b, p) for _, b in cover.stickers for p in cover.products)
+            # the photo is shown, its middle (where the product most likely is) kept clear of stickers
+            assert cover.products, (template, preset)
+            fur = np.abs(cover.image.astype(int) - (150, 120, 95)).sum(-1) < 60
+            assert fur.mean() > 0.05, (template, preset, fur.mean())

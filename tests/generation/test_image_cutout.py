@@ -2,15 +2,44 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import cv2
 import numpy as np
 import pytest
+import yaml
 from skimage import data
 
 from common.errors import InputError
-from generation.image.cutout import alpha_box, cut_out, is_clean
-from generation.image.testing import iou, product_shot
+from generation.image.cutout import CutOut, alpha_box, cut_out, cut_out_checked, is_clean
+from generation.image.plausibility import MIN_SOLIDITY
+from generation.image.testing import LabelledPhoto, iou, labelled_photos, product_shot
 
 KINDS = ("bottle", "box", "jar")
+REAL = Path(__file__).parent / "data" / "real_photos.yaml"
+REAL_NAMES = [entry["name"] for entry in yaml.safe_load(REAL.read_text(encoding="utf-8"))["photos"]]
+
+
+@pytest.fixture(scope="module")
+def real() -> dict[str, tuple[LabelledPhoto, CutOut]]:
+    """Each real photo found here with its cut-out (made once for the module)."""
+    photos, _ = labelled_photos(REAL)
+    return {p.name: (p, cut_out_checked(p.rgb)) for p in photos}
+
+
+def traced_iou(photo: LabelledPhoto, alpha: np.ndarray) -> float:
+    keep = ~photo.ignore
+    return iou(alpha[keep], photo.mask[keep])
+
+
+def solidity(alpha: np.ndarray) -> float:
+    """The biggest part's outline area over its convex hull's, at full resolution (independent of `assess`)."""
+    fg = (alpha >= 128).astype(np.uint8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+    main = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    contours, _ = cv2.findContours((labels == main).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    outline = max(contours, key=cv2.contourArea)
+    return cv2.contourArea(outline) / cv2.contourArea(cv2.convexHull(outline))
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -100,3 +129,69 @@ def test_bad_masks_and_arrays_are_input_errors_naming_the_field() -> None:
     with pytest.raises(InputError) as err:
         cut_out(shot.rgb.astype(np.float32), param="photos.1")
     assert err.value.param == "photos.1"
+
+
+@pytest.mark.parametrize("name", REAL_NAMES)
+def test_a_real_photo_is_cut_out_right_or_declared_not_clean(real, name: str) -> None:
+    if name not in real:
+        pytest.skip(f"{name}: the package or file with this photo is not installed here")
+    photo, cut = real[name]
+    if photo.mask is None:  # a subject filling the frame: nothing to cut out
+        assert not cut.clean, (name, cut.assessment)
+        return
+    if cut.clean:
+        assert traced_iou(photo, cut.rgba[..., 3]) >= photo.min_iou, (name, cut.source, cut.assessment)
+    else:
+        assert cut.reason
+
+
+def test_the_coffee_cup_keeps_its_body_and_saucer_or_is_not_clean(real) -> None:
+    """The red cup and saucer have the wooden table's colours: the prior alone found only the white rim."""
+    coffee, cut = real["coffee"]  # skimage.data.coffee()
+    if not cut.clean:
+        return
+    alpha = cut.rgba[..., 3]
+    assert traced_iou(coffee, alpha) >= 0.8
+    # the cup's red body under the rim, the saucer left and right, the spoon's bowl: all product
+    for x, y in ((290, 225), (110, 250), (450, 250), (290, 370), (365, 290)):
+        assert alpha[y, x] >= 128, (x, y)
+    assert alpha[390, 40] < 128 and alpha[30, 560] < 128  # the table
+
+
+def test_real_photos_are_recovered_not_only_refused(real) -> None:
+    """Declaring every cut-out not clean would pass the test above: most product photos must be cut out."""
+    products = [(p, cut) for p, cut in real.values() if p.kind == "product"]
+    if len(products) < 4:
+        pytest.skip("too few of the real photos are installed here")
+    right = [p.name for p, cut in products if cut.clean and traced_iou(p, cut.rgba[..., 3]) >= p.min_iou]
+    assert len(right) >= 0.6 * len(products), right
+
+
+def test_no_accepted_cut_out_is_less_solid_than_the_threshold(real) -> None:
+    accepted = [(p.name, cut.rgba[..., 3]) for p, cut in real.values() if cut.clean]
+    for background in ("white", "busy"):
+        for kind in KINDS:
+            shot = product_shot(kind, background, size=(600, 800), seed=7)
+            cut = cut_out_checked(shot.rgb)
+            if cut.clean:
+                accepted.append((f"{kind}-{background}", cut.rgba[..., 3]))
+    assert len(accepted) >= 6
+    for name, alpha in accepted:
+        assert solidity(alpha) >= MIN_SOLIDITY, name
+
+
+def test_two_cuts_that_disagree_are_not_shown_as_a_product() -> None:
+    cut = cut_out_checked(data.chelsea())  # a cat's face filling the frame: the two cuts find different things
+    assert not cut.clean and cut.agreement is not None and cut.agreement < 0.7
+    assert "disagree" in cut.reason
+    shot = product_shot("bottle", "white", seed=4)
+    cut = cut_out_checked(shot.rgb)
+    assert cut.clean and cut.source == "prior" and cut.agreement > 0.7 and cut.reason == ""
+
+
+def test_a_user_mask_is_clean_unless_empty() -> None:
+    shot = product_shot("jar", "busy", seed=2)
+    assert cut_out_checked(shot.rgb, shot.mask).clean
+    assert cut_out_checked(shot.rgb, shot.mask).source == "mask"
+    empty = cut_out_checked(shot.rgb, np.zeros(shot.mask.shape, bool))
+    assert not empty.clean and empty.reason

@@ -38,6 +38,7 @@ _MAX_UPSCALE = 2.0  # a small photo's cut-out is not blown up more than this (it
 _STICKER_SCALES = (1.0, 0.85, 0.7)  # a sticker shrinks this far to find room off the product and the words
 _PRODUCT_SCALES = (1.0, 0.9, 0.8, 0.7)  # a cut-out shrinks this far to leave room for the stickers
 _MAX_TILT = 12.0
+_MIDDLE = (0.22, 0.78)  # the part of a photo without a known product box that stickers keep off
 
 
 Rect = tuple[int, int, int, int]
@@ -283,8 +284,8 @@ class Scene:
             self.products.append((x, y, x + w, y + h))
             return x, y, x + w, y + h
         ph, pw = photo.rgb.shape[:2]
-        # a card of the photo's own aspect, limited to 4:3 either way, inside the box
-        aspect = min(max(pw / ph, 0.75), 4 / 3)
+        # a card between the photo's aspect and the box's (it fills a narrow box better), 4:3 at most either way
+        aspect = min(max(math.sqrt(pw / ph * box.width / box.height), 0.75), 4 / 3)
         w, h = contain_size((round(1000 * aspect), 1000), (box.width, box.height))
         x = box.x0 + (box.width - w) // 2
         y = box.y0 + (box.height - h) // 2
@@ -363,11 +364,13 @@ class Scene:
 
         Args:
             at: where the frame will be pasted on the canvas; the product's box there is then kept clear of
-                stickers (when the photo has a clean cut-out, so its box is known).
+                stickers (the middle of the frame when the photo has no clean cut-out to say where it is).
         """
         w, h = size
         ph, pw = photo.rgb.shape[:2]
         if photo.box is None:
+            # where the product is, is not known: it is most likely in the middle, which stickers keep off
+            self._keep_clear(at, (w * _MIDDLE[0], h * _MIDDLE[0], w * _MIDDLE[1], h * _MIDDLE[1]), size)
             return cover_crop(photo.rgb, size, photo.focus)
         x0, y0, x1, y1 = photo.box
         margin = 0.06 * max(x1 - x0, y1 - y0)
