@@ -398,10 +398,15 @@ def _tiny_t5_tokenizer() -> PreTrainedTokenizerFast:
 
 
 def build_tiny_wan_i2v_pipeline(
-    path: str | Path, name: str = "tiny-wan-i2v", seed: int = 0, options: dict | None = None
+    path: str | Path, name: str = "tiny-wan-i2v", seed: int = 0, options: dict | None = None, ti2v: bool = False
 ) -> ModelSpec:
-    """A Wan 2.1-style image-to-video pipeline at toy sizes: UMT5 text encoder, CLIP image encoder, 3D causal VAE
-    (8x space, 4x time), a 2-layer `WanTransformer3DModel` (patch 1x2x2, so sides are multiples of 16).
+    """A Wan image-to-video pipeline at toy sizes: UMT5 text encoder, 3D causal VAE (4x time), a 2-layer
+    `WanTransformer3DModel` with 1x2x2 patches.
+
+    Wan 2.1 layout by default: CLIP image encoder, VAE 8x space (sides multiples of 16), the image latents
+    concatenated to the noise (36 input channels). `ti2v=True` builds the Wan 2.2 TI2V-5B layout instead: saved as
+    a `WanPipeline` with `expand_timesteps` (as published), no image encoder, a residual patchified VAE with 16x
+    space (sides multiples of 32), the first frame's latents blended in.
 
     `options` go into the spec; `{"long_side": 112}` keeps CPU runs at toy sizes (the family default is 832).
     Running it needs `ftfy` (Wan's prompt cleaning).
@@ -410,6 +415,7 @@ def build_tiny_wan_i2v_pipeline(
         AutoencoderKLWan,
         FlowMatchEulerDiscreteScheduler,
         WanImageToVideoPipeline,
+        WanPipeline,
         WanTransformer3DModel,
     )
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel, UMT5Config, UMT5EncoderModel
@@ -431,14 +437,27 @@ def build_tiny_wan_i2v_pipeline(
             decoder_start_token_id=tokenizer.pad_token_id,
         )
     )
-    vae = AutoencoderKLWan(
-        base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True]
-    )
+    common = dict(z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True])
+    if ti2v:
+        vae = AutoencoderKLWan(
+            base_dim=12,
+            decoder_base_dim=16,
+            is_residual=True,
+            in_channels=12,  # RGB in 2x2 patches
+            out_channels=12,
+            patch_size=2,
+            scale_factor_spatial=16,
+            latents_mean=[0.0] * 16,
+            latents_std=[1.0] * 16,
+            **common,
+        )
+    else:
+        vae = AutoencoderKLWan(base_dim=3, **common)
     transformer = WanTransformer3DModel(
         patch_size=(1, 2, 2),
         num_attention_heads=2,
         attention_head_dim=12,
-        in_channels=36,  # 16 noise + 4 first-frame mask + 16 image latent channels
+        in_channels=16 if ti2v else 36,  # 2.1: 16 noise + 4 first-frame mask + 16 image latent channels
         out_channels=16,
         text_dim=32,
         freq_dim=256,
@@ -447,28 +466,39 @@ def build_tiny_wan_i2v_pipeline(
         cross_attn_norm=True,
         qk_norm="rms_norm_across_heads",
         rope_max_seq_len=32,
-        image_dim=4,
+        image_dim=None if ti2v else 4,
     )
-    image_encoder = CLIPVisionModel(
-        CLIPVisionConfig(
-            hidden_size=4,
-            projection_dim=4,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            image_size=32,
-            intermediate_size=16,
-            patch_size=1,
+    scheduler = FlowMatchEulerDiscreteScheduler(shift=7.0)
+    if ti2v:
+        pipeline = WanPipeline(
+            tokenizer=tokenizer,
+            text_encoder=text_encoder,
+            vae=vae,
+            scheduler=scheduler,
+            transformer=transformer,
+            expand_timesteps=True,
         )
-    )
-    pipeline = WanImageToVideoPipeline(
-        tokenizer=tokenizer,
-        text_encoder=text_encoder,
-        vae=vae,
-        scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
-        image_processor=CLIPImageProcessor(crop_size=32, size=32),
-        image_encoder=image_encoder,
-        transformer=transformer,
-    )
+    else:
+        image_encoder = CLIPVisionModel(
+            CLIPVisionConfig(
+                hidden_size=4,
+                projection_dim=4,
+                num_hidden_layers=2,
+                num_attention_heads=2,
+                image_size=32,
+                intermediate_size=16,
+                patch_size=1,
+            )
+        )
+        pipeline = WanImageToVideoPipeline(
+            tokenizer=tokenizer,
+            text_encoder=text_encoder,
+            vae=vae,
+            scheduler=scheduler,
+            image_processor=CLIPImageProcessor(crop_size=32, size=32),
+            image_encoder=image_encoder,
+            transformer=transformer,
+        )
     pipeline.save_pretrained(path)
     return _video_spec(path, name, options)
 

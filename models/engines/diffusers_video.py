@@ -279,19 +279,27 @@ class VideoOptions:
 
 
 def pipeline_class_name(weights: Path, model: str) -> str:
-    """The checkpoint's pipeline class, checked against `SUPPORTED_PIPELINES` before any weight is read."""
-    index = Path(weights) / "model_index.json"
+    """The pipeline class to load the checkpoint with, checked before any weight is read.
+
+    A class of `SUPPORTED_PIPELINES` loads as itself. Wan 2.2 TI2V-5B is published as a `WanPipeline` with
+    `expand_timesteps: true` (one model for text- and image-to-video); it loads as `WanImageToVideoPipeline`.
+    """
+    index_path = Path(weights) / "model_index.json"
     try:
-        class_name = json.loads(index.read_text(encoding="utf-8"))["_class_name"]
-    except (OSError, ValueError, KeyError) as exc:
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+        class_name = index["_class_name"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ModelConfigError(
-            f"model {model!r}: {index} is missing or has no `_class_name`; an image-to-video model must be a "
+            f"model {model!r}: {index_path} is missing or has no `_class_name`; an image-to-video model must be a "
             "diffusers pipeline directory (save_pretrained) of one of: " + ", ".join(SUPPORTED_PIPELINES)
         ) from exc
+    if class_name == "WanPipeline" and index.get("expand_timesteps"):
+        return "WanImageToVideoPipeline"
     if class_name not in SUPPORTED_PIPELINES:
         raise ModelConfigError(
             f"model {model!r}: checkpoint pipeline {class_name} is not an image-to-video pipeline this engine runs; "
-            f"use a {', '.join(SUPPORTED_PIPELINES)} checkpoint, or give the model the task its pipeline serves"
+            f"use a {', '.join(SUPPORTED_PIPELINES)} checkpoint (or Wan 2.2 TI2V), or give the model the task its "
+            "pipeline serves"
         )
     return class_name
 

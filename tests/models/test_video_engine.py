@@ -322,6 +322,15 @@ def test_fixed_size_cogvideox(root):
         load_engine(engine.spec.model_copy(update={"options": {"long_side": 96}}))
 
 
+def test_wan22_ti2v_checkpoint_loads_as_image_to_video(root):
+    spec = testing.build_tiny_wan_i2v_pipeline(root / "ti2v", ti2v=True, options={"long_side": 128, "num_frames": 5})
+    engine = load_engine(spec)
+    assert engine.pipeline_name == "WanImageToVideoPipeline" and engine.family.name == "wan2.2-ti2v"
+    assert engine.family.multiple == 32 and engine.default_fps == 24 and engine.frame_rule.maximum == 121
+    clip = _run(engine)
+    assert (clip.width, clip.height, clip.num_frames) == (64, 128, 5)  # 9:16 at long side 128, sides of 32
+
+
 def test_speed_options_and_warmup_on_cpu(root):
     options = {**TOY, "num_frames": 5, "fuse_qkv": True, "channels_last": True, "speed_on_cpu": True, "warmup": True}
     spec = testing.build_tiny_wan_i2v_pipeline(root / "wan-fast", options=options)
