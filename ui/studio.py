@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 
-from ui.tabs import copy, images, service, tryon
+from ui.tabs import copy, images, service, tryon, video
 
 if TYPE_CHECKING:
     from serving.settings import Settings
@@ -24,6 +24,7 @@ TABS = [
     ("AR try-on", tryon.render),
     ("Note copy", copy.render),
     ("Covers", images.render),
+    ("Video", video.render),
 ]
 
 
@@ -38,7 +39,9 @@ def _prefill_key(settings: Settings) -> str:
 
 def build_studio(api_url: str, settings: Settings) -> gr.Blocks:
     with gr.Blocks(title="Note Studio") as studio:
-        gr.Markdown("# Note Studio\nNotes that sell — note copy, covers and AR try-on (moderation is in the API).")
+        gr.Markdown(
+            "# Note Studio\nNotes that sell — note copy, covers, videos and AR try-on (moderation is in the API)."
+        )
         key = gr.Textbox(label="API key", type="password", value=_prefill_key(settings))
         for title, render in TABS:
             with gr.Tab(title):

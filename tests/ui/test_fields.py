@@ -31,3 +31,14 @@ def test_an_empty_price_is_not_sent(tmp_path):
     assert [item["spec"]["seed"] for item in items] == [0, 1]
     body = request_body("防晒霜", "", "", "", "", "", "", "种草", "", "medium", "zh", 1, None)
     assert "price" not in body
+
+
+def test_the_video_form_sends_only_what_was_given(tmp_path):
+    from ui.tabs.video import video_body
+
+    photo = tmp_path / "p.jpg"
+    photo.write_bytes(b"x")
+    body = video_body([str(photo)], None, " 标题 ", "一\n\n 二 ", "#防晒 ＃通勤  夏日", "", 15, "cut", None)
+    assert body["title"] == "标题" and body["lines"] == ["一", "二"] and body["hashtags"] == ["防晒", "通勤", "夏日"]
+    assert "price" not in body and "seed" not in body and "audio" not in body
+    assert video_body([str(photo)], str(photo), "", "", "", "89", 6, "crossfade", 3)["price"] == 89.0
