@@ -7,6 +7,7 @@ the composer), so the same inputs and seed give the same pixels.
 
 from __future__ import annotations
 
+import functools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -77,6 +78,12 @@ def turned_size(size: tuple[int, int], angle: float) -> tuple[int, int]:
     return math.ceil(abs(w * math.cos(a)) + abs(h * math.sin(a))), math.ceil(
         abs(w * math.sin(a)) + abs(h * math.cos(a))
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _badge_size(ts: Typesetter, word: str, height: int, min_size: int, max_width: int, seal: bool) -> tuple[int, int]:
+    """The size of a badge sticker (its words fitted), cached: covers of one spec ask again and again."""
+    return badge_sticker(ts, word, height, (0, 0, 0), min_size=min_size, max_width=max_width, seal=seal).size
 
 
 @dataclass(frozen=True)
@@ -327,17 +334,9 @@ class Scene:
         sizes = []
         small = _STICKER_SCALES[-1]
         if "badge" in kinds and self.spec.badge:
-            shapes = [False, True] if len(self.spec.badge) <= 3 else [False]
+            shapes = (False, True) if len(self.spec.badge) <= 3 else (False,)
             made = [
-                badge_sticker(
-                    self.ts,
-                    self.spec.badge,
-                    self.px(0.085 * small),
-                    (0, 0, 0),
-                    min_size=self.text_min,
-                    max_width=self.px(0.5),
-                    seal=seal,
-                ).size
+                _badge_size(self.ts, self.spec.badge, self.px(0.085 * small), self.text_min, self.px(0.5), seal)
                 for seal in shapes
             ]
             sizes.append((max(m[0] for m in made), max(m[1] for m in made)))
