@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 from common.errors import InputError
-from generation.image.cutout import alpha_box, cut_out, cut_out_checked, mask_alpha
+from generation.image.cutout import CutOut, alpha_box, cut_out, cut_out_checked, mask_alpha
 from generation.image.fonts import Fonts
 from generation.image.palette import Palette, dominant_colours, from_hex, make_palette
 from generation.image.photos import check_photo
@@ -149,6 +149,10 @@ class Composer:
     def cutout(self, rgb: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """The product cut out of a photo at the photo's size (RGBA uint8); see `generation.image.cutout`."""
         return cut_out(check_photo(rgb, "photo"), mask, param="photo", mask_param="mask")
+
+    def cutout_checked(self, rgb: np.ndarray, mask: np.ndarray | None = None) -> CutOut:
+        """`cutout` with the verdict: whether it may be shown as the product (`generation.image.cutout.CutOut`)."""
+        return cut_out_checked(check_photo(rgb, "photo"), mask, param="photo", mask_param="mask")
 
     def _prepare(self, photo: np.ndarray, mask: np.ndarray | None, index: int) -> ProductPhoto:
         param = f"photos.{index}"

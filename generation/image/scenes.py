@@ -135,10 +135,18 @@ class Scenes:
         )
 
     def _product(self, photo: np.ndarray) -> np.ndarray:
-        """RGBA of the product: the photo's own alpha when it has one, else the composer's cut-out."""
+        """RGBA of the product: the photo's own alpha when it has one, else the composer's cut-out when it is clean
+        (a new background around a broken cut-out would show the break)."""
         if photo.shape[2] == 4 and (photo[..., 3] < 128).any():
             return photo
-        return self.composer.cutout(np.ascontiguousarray(photo[..., :3]))
+        cut = self.composer.cutout_checked(np.ascontiguousarray(photo[..., :3]))
+        if not cut.clean:
+            raise InputError(
+                f"scene.photo: the product could not be cut out cleanly ({cut.reason}); send a PNG whose alpha is"
+                " the product (e.g. from /v1/images/cutout with a mask)",
+                "scene.photo",
+            )
+        return cut.rgba
 
 
 def _fit(rgb: np.ndarray, width: int, height: int) -> np.ndarray:

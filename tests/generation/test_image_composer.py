@@ -292,3 +292,17 @@ def test_a_photo_without_a_clean_cut_out_is_framed_by_every_template(composer: C
             assert cover.products, (template, preset)
             fur = np.abs(cover.image.astype(int) - (150, 120, 95)).sum(-1) < 60
             assert fur.mean() > 0.05, (template, preset, fur.mean())
+
+
+def test_a_scene_never_puts_a_new_background_around_a_broken_cut_out(composer: Composer, shots) -> None:
+    from generation.image.scenes import Scenes
+
+    def no_engine():
+        raise AssertionError("the engine is not needed to find the product")
+
+    scenes = Scenes(no_engine, composer, max_pixels=4_000_000)
+    with pytest.raises(InputError) as err:
+        scenes._product(data.chelsea())  # no clean cut-out: refused, naming the field, saying what to send
+    assert err.value.param == "scene.photo" and "alpha" in err.value.message
+    product = scenes._product(shots["bottle"])
+    assert product.shape[2] == 4 and (product[..., 3] >= 128).mean() > 0.05
