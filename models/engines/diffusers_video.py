@@ -494,11 +494,11 @@ class DiffusersVideoEngine(ImageToVideoEngine):
 
     def warm_up(self, num_inference_steps: int = 2) -> None:
         """One short run at the default size and length (compiles before real traffic)."""
-        width, height = self.video_size((9, 16))
+        aspect = self.family.fixed_size or (9, 16)
+        width, height = self.video_size(aspect)
         grey = np.full((height, width, 3), 128, np.uint8)
-        self.image_to_video(
-            grey, prompt="warm-up" if self.takes_prompt else "", seed=0, num_inference_steps=num_inference_steps
-        )
+        prompt = "warm-up" if self.takes_prompt else ""
+        self.image_to_video(grey, prompt=prompt, aspect=aspect, seed=0, num_inference_steps=num_inference_steps)
 
     def image_to_video(
         self,

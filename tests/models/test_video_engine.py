@@ -30,8 +30,18 @@ def root(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def wan(root) -> DiffusersVideoEngine:
-    return load_engine(testing.build_tiny_wan_i2v_pipeline(root / "wan", options={**TOY, "num_frames": 9}))
+def wan_spec(root) -> ModelSpec:
+    return testing.build_tiny_wan_i2v_pipeline(root / "wan", options={**TOY, "num_frames": 9})
+
+
+def _need_ftfy() -> None:
+    pytest.importorskip("ftfy", reason="Wan pipelines clean prompts with ftfy: `pip install ftfy`")
+
+
+@pytest.fixture(scope="module")
+def wan(wan_spec) -> DiffusersVideoEngine:
+    _need_ftfy()
+    return load_engine(wan_spec)
 
 
 @pytest.fixture(scope="module")
@@ -164,9 +174,9 @@ def test_image_checkpoint_is_a_config_error(tmp_path):
         load_engine(spec)
 
 
-def test_bad_options_are_config_errors(root, wan):
-    source = str(root / "wan")
-    spec = wan.spec.model_copy
+def test_bad_options_are_config_errors(wan_spec):
+    _need_ftfy()
+    spec = wan_spec.model_copy
     for options, match in [
         ({"frames": 9}, "unknown image-to-video options"),
         ({"num_frames": 10}, "options.num_frames must be 4k\\+1"),
@@ -177,16 +187,16 @@ def test_bad_options_are_config_errors(root, wan):
         ({"offload": "model"}, "offload needs a CUDA device"),
     ]:
         with pytest.raises(ModelConfigError, match=match):
-            load_engine(spec(update={"options": options, "source": source}))
+            load_engine(spec(update={"options": options}))
     assert VideoOptions.from_options({"compile": "max-autotune-no-cudagraphs"}).compile_regional
 
 
-def test_wan_without_ftfy_says_what_to_install(wan, monkeypatch):
+def test_wan_without_ftfy_says_what_to_install(wan_spec, monkeypatch):
     import diffusers.utils
 
     monkeypatch.setattr(diffusers.utils, "is_ftfy_available", lambda: False)
     with pytest.raises(EngineUnavailableError, match="pip install ftfy"):
-        load_engine(wan.spec)
+        load_engine(wan_spec)
 
 
 # -- generation --------------------------------------------------------------------------------------------------
@@ -320,9 +330,12 @@ def test_fixed_size_cogvideox(root):
     assert (clip.width, clip.height, clip.num_frames, clip.fps) == (64, 48, 9, 8)
     with pytest.raises(ModelConfigError, match="remove options long_side"):
         load_engine(engine.spec.model_copy(update={"options": {"long_side": 96}}))
+    warmed = load_engine(engine.spec.model_copy(update={"options": {"warmup": True}}))  # warms up at 4:3
+    assert warmed.denoise_steps == 2
 
 
 def test_wan22_ti2v_checkpoint_loads_as_image_to_video(root):
+    _need_ftfy()
     spec = testing.build_tiny_wan_i2v_pipeline(root / "ti2v", ti2v=True, options={"long_side": 128, "num_frames": 5})
     engine = load_engine(spec)
     assert engine.pipeline_name == "WanImageToVideoPipeline" and engine.family.name == "wan2.2-ti2v"
@@ -332,6 +345,7 @@ def test_wan22_ti2v_checkpoint_loads_as_image_to_video(root):
 
 
 def test_speed_options_and_warmup_on_cpu(root):
+    _need_ftfy()
     options = {**TOY, "num_frames": 5, "fuse_qkv": True, "channels_last": True, "speed_on_cpu": True, "warmup": True}
     spec = testing.build_tiny_wan_i2v_pipeline(root / "wan-fast", options=options)
     engine = load_engine(spec)
