@@ -13,7 +13,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-__all__ = ["ServiceError", "InputError", "UpstreamError", "from_validation_error", "param_of", "STATUS_TYPES"]
+__all__ = [
+    "ServiceError",
+    "InputError",
+    "UpstreamError",
+    "ModelUnavailableError",
+    "from_validation_error",
+    "param_of",
+    "STATUS_TYPES",
+]
 
 #: The envelope's `type` for each status a service answers with.
 STATUS_TYPES = {
@@ -73,6 +81,13 @@ def param_of(loc: tuple[Any, ...] | list[Any], prefix: str = "") -> str | None:
     if prefix:
         return f"{prefix}.{path}" if path else prefix
     return path or None
+
+
+class ModelUnavailableError(ServiceError):
+    """A capability whose model is not configured or cannot load (503; the message says how to add it)."""
+
+    status = 503
+    type = "model_unavailable"
 
 
 def from_validation_error(exc: ValidationError, prefix: str = "") -> InputError:

@@ -176,10 +176,15 @@ class Services:
 
     @_built
     def videos(self) -> VideoService:
-        """Slideshow videos (no weights); they share the covers' composer (its cut-out cache and fonts)."""
+        """Slideshow videos (no weights; they share the covers' composer, its cut-out cache and fonts) and, with
+        `video_model`, image-to-video clips (the pipeline loads on the first clip)."""
         from generation.video.service import VideoService
 
-        return VideoService(self.images.composer)
+        name = self.settings.video_model
+        if not name:
+            return VideoService(self.images.composer)
+        self.registry.get(name)  # an unknown name fails now, not at the first clip
+        return VideoService(self.images.composer, lambda: self.load_engine(name))
 
     @_built
     def tryon(self) -> TryOnService:

@@ -109,6 +109,12 @@ class Settings(BaseSettings):
         "variations); unset, covers are made by the composer alone and scene requests answer 503 with the fix.",
     )
 
+    video_model: str | None = Field(
+        None,
+        description="Registry image-to-video model (diffusers: Wan, CogVideoX, SVD) for `engine: i2v` videos; unset, "
+        "videos are slideshows and i2v requests answer 503 with the fix.",
+    )
+
     @field_validator("data_dir")
     @classmethod
     def _absolute_data_dir(cls, value: Path) -> Path:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from common.errors import InputError, ServiceError, from_validation_error
+from common.errors import InputError, ModelUnavailableError, from_validation_error
 from common.images import MAX_PIXELS, decode_base64, decode_image, encode_image
 from generation.image.composer import Composer
 from generation.image.scenes import Scenes
@@ -206,13 +206,6 @@ class ImageService:
                 on_progress(index + 1, len(items))
         failed = sum(1 for r in results if "error" in r)
         return CoversBatchResult(covers=len(items) - failed, failed=failed, engine=self.engine_name, results=results)
-
-
-class ModelUnavailableError(ServiceError):
-    """A capability whose model is not configured or cannot load (503; the message says how to add it)."""
-
-    status = 503
-    type = "model_unavailable"
 
 
 def _once(build: Callable[[], DiffusionEngine]) -> Callable[[], DiffusionEngine]:

@@ -16,6 +16,7 @@ from generation.image.schema import Line
 
 __all__ = [
     "SlideshowSpec",
+    "ClipSpec",
     "VideoInfo",
     "Transition",
     "captions_from_note",
@@ -77,6 +78,23 @@ class SlideshowSpec(BaseModel):
         return " ".join(f"#{t}" for t in tags if t)
 
 
+class ClipSpec(BaseModel):
+    """An image-to-video clip (`engine: "i2v"`, weights needed): the first photo brought to life by a diffusion
+    model, encoded like the slideshows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: Line = Field("", max_length=500, description="How it should move (English works best); SVD takes none.")
+    negative_prompt: Line = Field("", max_length=500)
+    duration: float | None = Field(None, gt=0, le=10, description="Seconds; None: the model's default length.")
+    steps: int | None = Field(None, ge=1, le=100, description="Denoising steps; None: the model's default.")
+    guidance: float | None = Field(None, ge=0, le=20, description="Guidance scale; None: the model's default.")
+    long_side: int | None = Field(None, ge=256, le=1920, description="The frame's long side; None: the model's.")
+    fit: Literal["cover", "contain"] = Field(
+        "contain", description="contain keeps the whole photo (blurred fill); cover crops it to 9:16."
+    )
+
+
 class VideoInfo(BaseModel):
     """How a video was made and what it is."""
 
@@ -93,6 +111,8 @@ class VideoInfo(BaseModel):
     bytes: int = Field(0, description="File size.")
     cover_template: str | None = Field(None, description="The composer template of the first frame (the cover).")
     warnings: list[str] = Field(default_factory=list, description="What was adjusted (e.g. emoji left out).")
+    steps: int | None = Field(None, description="Denoising steps (image-to-video).")
+    pipeline: str | None = Field(None, description="The diffusers pipeline class (image-to-video).")
 
 
 _SENTENCE = re.compile(r"[^\n。！？!?；;]+")

@@ -7,6 +7,7 @@ stops the encoder within a fraction of a second, and `video.mp4` appears only wh
 
 from __future__ import annotations
 
+import secrets
 import time
 from typing import Any, Literal
 
@@ -14,10 +15,10 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, Field, HttpUrl, ValidationError
 
-from common.errors import from_validation_error
+from common.errors import InputError, from_validation_error
 from common.images import decode_base64
 from generation.video.audio import MAX_AUDIO_BYTES
-from generation.video.schema import MAX_PHOTOS, SlideshowSpec, captions_from_note
+from generation.video.schema import MAX_PHOTOS, ClipSpec, SlideshowSpec, captions_from_note
 from generation.video.service import VideoService
 from serving.auth import Principal
 from serving.jobs import JobContext
@@ -26,9 +27,10 @@ from serving.routes.deps import get_videos, require
 from serving.runtime import Runtime, get_runtime
 from serving.services import Services
 
-__all__ = ["router", "JOBS", "JOB_KIND", "VideosIn"]
+__all__ = ["router", "JOBS", "JOB_KIND", "CLIP_KIND", "VideosIn"]
 
 JOB_KIND = "videos.slideshow"
+CLIP_KIND = "videos.clip"
 ARTIFACT = "video.mp4"
 _REPORT_EVERY_S = 0.2  # progress (and the cancel check) at most this often: each report is a database write
 
@@ -49,7 +51,10 @@ class VideosIn(SlideshowSpec):
         description="A note (`NoteDraft` JSON from /v1/copy/notes): its first title, selling points and hashtags "
         "become the captions where `title`, `lines` and `hashtags` are not given.",
     )
-    engine: Literal["slideshow"] = Field("slideshow", description="slideshow (no weights).")
+    engine: Literal["slideshow", "i2v"] = Field(
+        "slideshow", description="slideshow (no weights) or i2v (one photo animated by the configured video model)."
+    )
+    clip: ClipSpec | None = Field(None, description="The image-to-video choices (engine i2v).")
     webhook_url: HttpUrl | None = None
 
     def spec(self) -> SlideshowSpec:
@@ -74,18 +79,34 @@ def create_video(
     runtime: Runtime = Depends(get_runtime),
     videos: VideoService = Depends(get_videos),
 ) -> JSONResponse:
-    """Queue a `videos.slideshow` job (202). Poll `GET /v1/jobs/{id}` for progress by frames, cancel with
-    `POST /v1/jobs/{id}/cancel`, download `GET /v1/jobs/{id}/artifacts/video.mp4`; `webhook_url` is POSTed the
+    """Queue a `videos.slideshow` job (202), or a `videos.clip` job for `engine: i2v` (503 at once when no video
+    model is configured). Poll `GET /v1/jobs/{id}` for progress (by frames; by denoising steps for a clip), cancel
+    with `POST /v1/jobs/{id}/cancel`, download `GET /v1/jobs/{id}/artifacts/video.mp4`; `webhook_url` is POSTed the
     job when it ends."""
     spec = _spec(body)
     photos, audio = _decode(body)
+    webhook = str(body.webhook_url) if body.webhook_url else None
+    if body.engine == "i2v":
+        if not videos.clips_available:
+            videos.clips()  # the 503 with the fix
+        videos.check_clip(photos, audio, spec)
+        seed = spec.seed if spec.seed is not None else secrets.randbelow(2**31)
+        params = {
+            "spec": spec.model_copy(update={"seed": seed}).model_dump(mode="json"),
+            "clip": (body.clip or ClipSpec()).model_dump(mode="json"),
+            "photos": body.photos,
+            "audio": body.audio,
+        }
+        job = runtime.submit(CLIP_KIND, params, principal.key_id, webhook)
+        return JSONResponse(JobOut.from_job(job).model_dump(mode="json"), status_code=202)
+    if body.clip is not None:
+        raise InputError("clip: only for engine i2v", "clip")
     inputs = videos.check(photos, spec, audio)  # every bad field is a 4xx now, not a failed job later
     params = {
         "spec": spec.model_copy(update={"seed": inputs.seed}).model_dump(mode="json"),
         "photos": body.photos,
         "audio": body.audio,
     }
-    webhook = str(body.webhook_url) if body.webhook_url else None
     job = runtime.submit(JOB_KIND, params, principal.key_id, webhook)
     return JSONResponse(JobOut.from_job(job).model_dump(mode="json"), status_code=202)
 
@@ -117,4 +138,29 @@ def run_video_job(services: Services, ctx: JobContext) -> dict[str, Any]:
     return {**info.model_dump(mode="json"), "artifacts": [ARTIFACT]}
 
 
-JOBS = {JOB_KIND: run_video_job}
+def run_clip_job(services: Services, ctx: JobContext) -> dict[str, Any]:
+    """Job `videos.clip`: load the model (first clip), denoise (progress by steps; a cancel stops after the step in
+    flight), encode (progress by frames); no partial file is ever left."""
+    spec = SlideshowSpec.model_validate(ctx.params["spec"])
+    clip = ClipSpec.model_validate(ctx.params["clip"])
+    body = VideosIn.model_validate({"photos": ctx.params["photos"], "audio": ctx.params.get("audio")})
+    photos, audio = _decode(body)
+    ctx.report(0.0, "loading the image-to-video model")
+
+    def on_step(step: int, steps: int) -> None:
+        ctx.report(0.9 * step / max(1, steps), f"step {step}/{steps}")
+
+    last = [0.0]
+
+    def on_frame(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= _REPORT_EVERY_S or done == total:
+            last[0] = now
+            ctx.report(0.9 + 0.09 * done / total, f"encoding frame {done}/{total}")
+
+    with ctx.writing(ARTIFACT) as path:
+        info = services.videos.make_clip(photos[0], clip, spec, path, audio, on_step, on_frame)
+    return {**info.model_dump(mode="json"), "artifacts": [ARTIFACT]}
+
+
+JOBS = {JOB_KIND: run_video_job, CLIP_KIND: run_clip_job}

@@ -105,3 +105,70 @@ def test_cancel_stops_within_a_second_and_leaves_no_file(client, runtime, photo)
     assert not folder.exists() or list(folder.iterdir()) == []
     download = client.get(f"/v1/jobs/{job_id}/artifacts/video.mp4", headers=auth(MERCHANT_KEY))
     assert download.status_code == 404
+
+
+def test_i2v_without_a_video_model_is_a_503_with_the_fix(client, photo):
+    body = {"photos": [photo], "engine": "i2v", "clip": {"prompt": "slow turntable"}}
+    error = assert_envelope(client.post("/v1/videos", json=body, headers=auth(MERCHANT_KEY)), 503, "model_unavailable")
+    assert "NOTESTUDIO_VIDEO_MODEL" in error["message"] and error["param"] == "engine"
+    slideshow_with_clip = client.post("/v1/videos", json={"photos": [photo], "clip": {}}, headers=auth(MERCHANT_KEY))
+    assert assert_envelope(slideshow_with_clip, 422, "invalid_request")["param"] == "clip"
+
+
+@pytest.fixture(scope="module")
+def clip_client(tmp_path_factory, photo):
+    """A server whose `video_model` is a tiny random Wan image-to-video pipeline (toy frame size)."""
+    import yaml
+    from fastapi.testclient import TestClient
+
+    from models import testing
+    from serving.api import create_api
+    from serving.runtime import Runtime
+    from serving.settings import Settings
+
+    root = tmp_path_factory.mktemp("clip")
+    spec = testing.build_tiny_wan_i2v_pipeline(root / "wan", options={"long_side": 112, "num_frames": 9})
+    registry = root / "models.yaml"
+    registry.write_text(yaml.safe_dump({"models": [spec.model_dump(mode="json")]}))
+    settings = Settings(
+        data_dir=root / "var",
+        api_keys=f"{MERCHANT_KEY}:merchant",
+        models=registry,
+        video_model=spec.name,
+        job_heartbeat_s=0.2,
+        studio=False,
+    )
+    runtime = Runtime(settings)
+    runtime.start()
+    with TestClient(create_api(runtime), raise_server_exceptions=False) as test_client:
+        yield test_client
+    runtime.stop()
+
+
+def test_an_i2v_clip_is_a_job_encoded_like_the_slideshows(clip_client, photo):
+    pytest.importorskip("ftfy", reason="Wan pipelines clean prompts with ftfy")
+    body = {
+        "photos": [photo],
+        "engine": "i2v",
+        "clip": {"prompt": "the bottle turns slowly", "steps": 2, "duration": 0.5},
+        "audio": base64.b64encode(_tone(2.0)).decode(),
+        "seed": 4,
+    }
+    response = clip_client.post("/v1/videos", json=body, headers=auth(MERCHANT_KEY))
+    assert response.status_code == 202, response.text
+    job = _wait(clip_client, response.json()["id"], timeout=300)
+    assert job["state"] == "succeeded", job
+    result = job["result"]
+    assert result["engine"] == "diffusers" and result["model"] == "tiny-wan-i2v" and result["seed"] == 4
+    assert result["pipeline"] == "WanImageToVideoPipeline" and result["steps"] == 2 and result["audio"] is True
+    assert result["height"] > result["width"] and result["height"] == 112  # 9:16-compatible at the model's sizes
+    video = clip_client.get(f"/v1/jobs/{job['id']}/artifacts/video.mp4", headers=auth(MERCHANT_KEY))
+    with av.open(io.BytesIO(video.content)) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height, stream.codec_context.name) == (result["width"], 112, "h264")
+        assert (
+            stream.frames == result["frames"]
+            and abs(float(stream.duration * stream.time_base) - result["duration"]) <= 0.1
+        )
+    many = clip_client.post("/v1/videos", json={**body, "photos": [photo, photo]}, headers=auth(MERCHANT_KEY))
+    assert assert_envelope(many, 422, "invalid_request")["param"] == "photos"
