@@ -473,10 +473,12 @@ class DiffusersVideoEngine(ImageToVideoEngine):
         vae_fp32 = self.options.vae_fp32
         if vae_fp32 is None:
             vae_fp32 = self.family.name.startswith("wan")
-        if vae_fp32 and self.dtype != torch.float32:
-            pipeline.vae.to(torch.float32)
-            if getattr(pipeline, "image_encoder", None) is not None and self.family.name.startswith("wan"):
-                pipeline.image_encoder.to(torch.float32)
+        vae_dtype = torch.float32 if vae_fp32 else self.dtype
+        if pipeline.vae.dtype != vae_dtype:
+            pipeline.vae.to(vae_dtype)
+        encoder = getattr(pipeline, "image_encoder", None)
+        if encoder is not None and self.family.name.startswith("wan") and encoder.dtype != vae_dtype:
+            encoder.to(vae_dtype)  # Wan's examples keep the CLIP image encoder with the VAE in float32
         if self.options.vae_tiling:
             if self.family.name == "svd":
                 raise ModelConfigError(

@@ -351,3 +351,19 @@ def test_speed_options_and_warmup_on_cpu(root):
     engine = load_engine(spec)
     assert engine.speed == ["fuse_qkv", "channels_last"] and engine.denoise_steps == 2  # warm-up ran
     assert _run(engine).num_frames == 5
+
+
+def test_vae_precision_follows_the_family(wan_spec, svd):
+    import torch
+
+    _need_ftfy()
+    engine = load_engine(wan_spec.model_copy(update={"dtype": "bfloat16", "options": {**TOY, "num_frames": 5}}))
+    pipe = engine.pipeline
+    assert pipe.transformer.dtype == torch.bfloat16 and pipe.text_encoder.dtype == torch.bfloat16
+    assert pipe.vae.dtype == torch.float32 and pipe.image_encoder.dtype == torch.float32  # as Wan's examples run
+    clip = _run(engine)
+    assert clip.num_frames == 5 and clip.frames[0].dtype == np.uint8
+    options = {**TOY, "num_frames": 5, "vae_fp32": False}
+    low = load_engine(wan_spec.model_copy(update={"dtype": "bfloat16", "options": options}))
+    assert low.pipeline.vae.dtype == torch.bfloat16 and low.pipeline.image_encoder.dtype == torch.bfloat16
+    assert svd.pipeline.vae.dtype == torch.float32  # float32 spec: everything float32
