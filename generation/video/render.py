@@ -119,9 +119,24 @@ class Source:
         else:
             border = cv2.BORDER_REPLICATE  # a fill window never leaves the photo; replicate guards rounding
         fw, fh = self.frame
-        cv2.warpAffine(self.planes.y, m, (fw, fh), dst=out.y, flags=cv2.INTER_LINEAR, borderMode=border)
+        x0, y0, x1, y1 = 0, 0, fw, fh
+        if self.backdrop is not None:  # warp only where the photo lands: the rest is the backdrop already
+            sh, sw = self.planes.y.shape
+            x0 = max(0, int(m[0, 2]) // 2 * 2)
+            y0 = max(0, int(m[1, 2]) // 2 * 2)
+            x1 = min(fw, (int(m[0, 0] * sw + m[0, 2]) + 2) // 2 * 2)
+            y1 = min(fh, (int(m[1, 1] * sh + m[1, 2]) + 2) // 2 * 2)
+            if x1 <= x0 or y1 <= y0:
+                return
+            m[:, 2] -= (x0, y0)
+            half = m.copy()
+            half[:, 2] /= 2
+        region = out.y[y0:y1, x0:x1]
+        cv2.warpAffine(self.planes.y, m, (x1 - x0, y1 - y0), dst=region, flags=cv2.INTER_LINEAR, borderMode=border)
         for src, dst in ((self.planes.u, out.u), (self.planes.v, out.v)):
-            cv2.warpAffine(src, half, (fw // 2, fh // 2), dst=dst, flags=cv2.INTER_LINEAR, borderMode=border)
+            region = dst[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2]
+            size = ((x1 - x0) // 2, (y1 - y0) // 2)
+            cv2.warpAffine(src, half, size, dst=region, flags=cv2.INTER_LINEAR, borderMode=border)
 
 
 class CaptionLayer:
