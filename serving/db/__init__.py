@@ -1,4 +1,5 @@
-"""Schema migrations (Alembic) of the tables Note Studio keeps in its database: `jobs` and `moderation_decisions`.
+"""Schema migrations (Alembic) of the tables Note Studio keeps in its database: `jobs`, `moderation_decisions`,
+and merchants' `glossaries` with their `glossary_terms`.
 
 Every store calls `upgrade(engine)` when it starts, so a deployed database (SQLite file or PostgreSQL) is
 brought to the newest revision in place; `notestudio db upgrade|current` does the same by hand.
@@ -88,12 +89,14 @@ def _revisions() -> tuple[str, frozenset[str]]:
 
 
 def target_metadata() -> MetaData:
-    """The ORM tables the migrations must produce (jobs and moderation decisions, merged into one MetaData)."""
-    from moderation.audit import _Base as AuditBase  # imported here: both modules import this one
+    """The ORM tables the migrations must produce (jobs, moderation decisions, glossaries; one MetaData)."""
+    # Imported here: each of these modules imports this one.
+    from generation.translate.glossary_store import _Base as GlossaryBase
+    from moderation.audit import _Base as AuditBase
     from serving.jobs.store import _Base as JobsBase
 
     merged = MetaData()
-    for base in (JobsBase, AuditBase):
+    for base in (JobsBase, AuditBase, GlossaryBase):
         for table in base.metadata.tables.values():
             table.to_metadata(merged)
     return merged

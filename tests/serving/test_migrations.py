@@ -169,9 +169,9 @@ def make_pre_migration_database(url: str, only: tuple[str, ...] = ("jobs", "mode
 # -- upgrades ----------------------------------------------------------------------------------------------
 def test_upgrade_from_empty_then_stores_work(empty_url):
     assert db.current(empty_url) is None
-    assert db.upgrade(empty_url) == db.head() == "0002"
+    assert db.upgrade(empty_url) == db.head() == "0003"
     assert db.current(empty_url) == db.head()
-    assert {"jobs", "moderation_decisions", db.VERSION_TABLE} <= tables(empty_url)
+    assert {"jobs", "moderation_decisions", "glossaries", "glossary_terms", db.VERSION_TABLE} <= tables(empty_url)
     assert db.upgrade(empty_url) == db.head()  # a second start changes nothing
     assert scalar(empty_url, f"SELECT count(*) FROM {db.VERSION_TABLE}") == 1
 
@@ -190,7 +190,7 @@ def test_upgrade_from_empty_then_stores_work(empty_url):
 def test_orm_and_migrations_agree(empty_url):
     db.upgrade(empty_url, "0001")
     behind = db.schema_diff(empty_url)  # the comparison does see differences ...
-    assert {diff[0] for diff in behind} == {"add_column", "add_index"}, behind
+    assert {diff[0] for diff in behind} == {"add_column", "add_index", "add_table"}, behind
     db.upgrade(empty_url)
     assert db.schema_diff(empty_url) == []  # ... and there are none at head
 
