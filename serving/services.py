@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ar_tryon.service import TryOnService
     from generation.copy.service import CopyService
     from generation.image.service import ImageService
+    from generation.translate.glossary_store import GlossaryStore
     from generation.video.service import VideoService
     from models.engines.base import Engine, TextEngine
     from moderation import AuditLog, Moderator
@@ -94,6 +95,13 @@ class Services:
 
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         return JobStore(self.settings.db_url)
+
+    @_built
+    def glossaries(self) -> GlossaryStore:
+        """Merchants' glossaries, in the jobs' database (the store shares its engine)."""
+        from generation.translate.glossary_store import GlossaryStore
+
+        return GlossaryStore(self.store.engine)
 
     @_built
     def audit(self) -> AuditLog:

@@ -3,7 +3,7 @@
 A glossary is a name and up to `MAX_TERMS` terms. A term maps a `source` string to a `target` in one
 language (`target_lang`) or in every language (`target_lang` None); a term without a `target` is
 do-not-translate (brand names, product lines, SKUs, @mentions, URLs). For one output language the terms
-that name it override the every-language ones with the same source (`Glossary.terms_for`).
+that name it override the every-language ones with the same source (`GlossaryOut.terms_for`).
 
 The models are the wire models too (HTTP bodies, `glossary.json` files), so the API, the CLI and the
 translation service check a glossary the same way; `parse_glossary` reads the files merchants keep
@@ -19,9 +19,9 @@ import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from common.errors import InputError, from_validation_error
@@ -82,8 +82,33 @@ def _clean_text(value: str, what: str) -> str:
     value = value.strip()
     for index, char in enumerate(value):
         if unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp"):
-            raise ValueError(f"{what} holds a control character (U+{ord(char):04X} at position {index})")
+            raise ValueError(f"{what} holds a control character or line break (U+{ord(char):04X} at position {index})")
     return value
+
+
+def _cleaned(what: str, blank_is_none: bool = False) -> BeforeValidator:
+    def clean(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        value = _clean_text(value, what)
+        return None if blank_is_none and not value else value
+
+    return BeforeValidator(clean)
+
+
+def _language(value: Any) -> Any:
+    if isinstance(value, str):
+        return normalize_lang(value) if value.strip() else None
+    return value
+
+
+Source = Annotated[str, Field(min_length=1, max_length=MAX_SOURCE_CHARS), _cleaned("source")]
+TargetLang = Annotated[
+    str | None,
+    BeforeValidator(_language),
+    Field(description="Language code (en, zh-Hans, zh-Hant...; aliases like zh, zh-TW accepted); None: every one."),
+]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS), _cleaned("name")]
 
 
 class TermKey(BaseModel):
@@ -91,20 +116,8 @@ class TermKey(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    source: str = Field(min_length=1, max_length=MAX_SOURCE_CHARS)
-    target_lang: str | None = None
-
-    @field_validator("source", mode="before")
-    @classmethod
-    def _source(cls, value: Any) -> Any:
-        return _clean_text(value, "source") if isinstance(value, str) else value
-
-    @field_validator("target_lang", mode="before")
-    @classmethod
-    def _lang(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return normalize_lang(value) if value.strip() else None
-        return value
+    source: Source
+    target_lang: TargetLang = None
 
     def matches(self, term: GlossaryTerm) -> bool:
         """Same language, and the same source (ignoring case unless the term is case-sensitive)."""
@@ -113,7 +126,7 @@ class TermKey(BaseModel):
         return self.source == term.source or (not term.case_sensitive and _fold(self.source) == _fold(term.source))
 
 
-class GlossaryTerm(TermKey):
+class GlossaryTerm(BaseModel):
     """One term: translate `source` as `target`, or keep it as it is (`target` None: do not translate).
 
     `source` and `target` are stripped and may hold no control characters; a blank `target` means do not
@@ -121,16 +134,15 @@ class GlossaryTerm(TermKey):
     `case_sensitive`.
     """
 
-    target: str | None = Field(None, max_length=MAX_TARGET_CHARS, description="None or blank: do not translate.")
+    model_config = ConfigDict(extra="forbid")
+
+    source: Source
+    target: Annotated[str | None, _cleaned("target", blank_is_none=True)] = Field(
+        None, max_length=MAX_TARGET_CHARS, description="None or blank: do not translate."
+    )
+    target_lang: TargetLang = None
     kind: TermKind = "term"
     case_sensitive: bool = False
-
-    @field_validator("target", mode="before")
-    @classmethod
-    def _target(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return _clean_text(value, "target") or None
-        return value
 
     @property
     def dnt(self) -> bool:
@@ -175,20 +187,12 @@ def find_duplicate(terms: Sequence[GlossaryTerm], existing: Sequence[GlossaryTer
     return None
 
 
-class _Named(BaseModel):
-    name: str = Field(min_length=1, max_length=MAX_NAME_CHARS, description="What the merchant calls it.")
-
-    @field_validator("name", mode="before")
-    @classmethod
-    def _name(cls, value: Any) -> Any:
-        return _clean_text(value, "name") if isinstance(value, str) else value
-
-
-class GlossaryIn(_Named):
+class GlossaryIn(BaseModel):
     """A glossary as a merchant sends it: a name and its terms (no two with the same source and language)."""
 
     model_config = ConfigDict(extra="forbid")
 
+    name: Name = Field(description="What the merchant calls it.")
     terms: list[GlossaryTerm] = Field(default_factory=list, max_length=MAX_TERMS)
 
     @model_validator(mode="after")
@@ -210,11 +214,12 @@ class GlossaryPatch(BaseModel):
     remove: list[TermKey] = Field(default_factory=list, max_length=MAX_TERMS)
 
 
-class GlossarySummary(_Named):
+class GlossarySummary(BaseModel):
     """A stored glossary without its terms (listings)."""
 
     id: str
     owner_key: str = Field(description="Public id of the API key that created it (owns it).")
+    name: str
     term_count: int
     created_at: datetime
     updated_at: datetime
@@ -240,7 +245,7 @@ class GlossaryOut(GlossarySummary):
 
 def _located(kind: str, message: str, loc: tuple[Any, ...], value: Any) -> ValidationError:
     """A pydantic error at `loc` (pydantic nests it under the enclosing field when raised in a validator)."""
-    error = PydanticCustomError(kind, message.replace("{", "{{").replace("}", "}}"))
+    error = PydanticCustomError(kind, "{why}", {"why": message})  # as a value: braces in a term stay as they are
     return ValidationError.from_exception_data("GlossaryIn", [InitErrorDetails(type=error, loc=loc, input=value)])
 
 

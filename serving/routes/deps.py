@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from ar_tryon.service import TryOnService
 from generation.copy.service import CopyService
 from generation.image.service import ImageService
+from generation.translate.glossary_store import GlossaryStore
 from generation.video.service import VideoService
 from moderation.service import ModerationService
 from serving.auth import Principal
@@ -31,6 +32,7 @@ __all__ = [
     "get_moderation",
     "get_images",
     "get_videos",
+    "get_glossaries",
     "get_tryon",
     "get_frames",
 ]
@@ -85,6 +87,10 @@ async def get_images(services: Services = Depends(get_services)) -> ImageService
 
 async def get_videos(services: Services = Depends(get_services)) -> VideoService:
     return await _service(services, "videos")
+
+
+async def get_glossaries(services: Services = Depends(get_services)) -> GlossaryStore:
+    return await _service(services, "glossaries")
 
 
 async def get_tryon(services: Services = Depends(get_services)) -> TryOnService:
