@@ -272,7 +272,7 @@ def parse_glossary(
 
     CSV and TSV rows are `source,target,target_lang,kind,case_sensitive` (the last four may be left out or
     blank; blank `target`: do not translate, blank `target_lang`: every language). A first row naming the
-    columns (`source,...`) is a header, and then columns may come in any order. TSV is split on tabs, no
+    columns (`source` among them) is a header, and then columns may come in any order. TSV is split on tabs, no
     quoting. JSON is a glossary (`{"name", "terms"}`) or a list of terms. Text is UTF-8 (a BOM is fine),
     UTF-16 with a BOM, or GB18030 (what Excel on Chinese Windows saves).
 
@@ -387,7 +387,8 @@ def _parse_rows(text: str, fmt: str, name: str | None, param: str) -> GlossaryIn
         where = f"{param}.line.{line}"
         if not any(cell.strip() for cell in row):
             continue
-        if first and row[0].strip().lower() == "source":
+        cells = [cell.strip().lower() for cell in row]
+        if first and (cells[0] == "source" or ("source" in cells and set(cells) <= set(COLUMNS))):
             columns, first = _header(row, where), False
             continue
         first = False
