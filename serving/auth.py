@@ -44,6 +44,12 @@ class KeyRing:
     def __init__(self, keys: dict[str, frozenset[str]]) -> None:
         self._by_digest = {hashlib.sha256(k.encode()).hexdigest(): scopes for k, scopes in keys.items()}
 
+    def lookup(self, key: str) -> Principal | None:
+        """The principal of a key given some other way (LibreTranslate clients send `api_key` in the body)."""
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        scopes = self._by_digest.get(digest)
+        return None if scopes is None else Principal(digest[:12], scopes)
+
     def authenticate(self, request: Request) -> Principal:
         header = request.headers.get("authorization", "")
         key = header[7:].strip() if header[:7].lower() == "bearer " else request.headers.get("x-api-key", "").strip()

@@ -18,9 +18,21 @@ __all__ = ["route_modules", "job_handlers"]
 
 def route_modules() -> list[ModuleType]:
     """Route modules in the order their routers are mounted (and listed in the OpenAPI document)."""
-    from serving.routes import copy, glossaries, images, jobs, models, moderation, system, tryon, videos
+    from serving.routes import (
+        copy,
+        glossaries,
+        images,
+        jobs,
+        libretranslate,
+        models,
+        moderation,
+        system,
+        translate,
+        tryon,
+        videos,
+    )
 
-    return [system, models, jobs, moderation, tryon, copy, images, videos, glossaries]
+    return [system, models, jobs, moderation, tryon, copy, images, videos, glossaries, translate, libretranslate]
 
 
 def job_handlers(services: Services) -> dict[str, JobHandler]:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from generation.copy.service import CopyService
     from generation.image.service import ImageService
     from generation.translate.glossary_store import GlossaryStore
+    from generation.translate.service import TranslationService
     from generation.video.service import VideoService
     from models.engines.base import Engine, TextEngine
     from moderation import AuditLog, Moderator
@@ -195,6 +196,29 @@ class Services:
         return VideoService(self.images.composer, lambda: self.load_engine(name))
 
     @_built
+    def translation(self) -> TranslationService:
+        """Translation: OpenCC for Chinese scripts (no weights), the `translation_models` seq2seq engines and the
+        copy LLM (`translation_llm`); models load on the first text they translate."""
+        from generation.translate.service import TranslationService
+
+        return TranslationService(self._translators, _TRANSLATION_HINT, self.settings.translate_char_limit)
+
+    def _translators(self) -> list:
+        from generation.translate.engines import LLMTranslator, Seq2SeqTranslator
+        from generation.translate.languages import load_languages
+
+        translators: list = []
+        for name in self.settings.translation_models:
+            spec = self.registry.get(name)
+            translators.append(
+                Seq2SeqTranslator(name, _served_pairs(spec.options), lambda n=name: self.load_engine(n), spec.engine)
+            )
+        copy_model = self.settings.copy_model
+        if self.settings.translation_llm and copy_model:
+            translators.append(LLMTranslator(copy_model, lambda: self.copy.writer.engine, load_languages()))
+        return translators
+
+    @_built
     def tryon(self) -> TryOnService:
         from ar_tryon.service import TryOnService
 
@@ -231,3 +255,18 @@ class Services:
 def build_services(settings: Settings, **handles: Any) -> Services:
     """The services of one process; `handles` are Ray deployment handles (see `Services`)."""
     return Services(settings, **handles)
+
+
+_TRANSLATION_HINT = (
+    "add a registry seq2seq model that serves it to translation_models (NOTESTUDIO_TRANSLATION_MODELS; e.g. an "
+    "M2M100 or NLLB entry with options.languages, or a Marian pair with options.pairs; see `notestudio models "
+    "check`), or set copy_model (NOTESTUDIO_COPY_MODEL) to an LLM"
+)
+
+
+def _served_pairs(options: dict) -> set[tuple[str, str]]:
+    """The (source, target) pairs a seq2seq spec serves: `pairs: [[zh-Hans, en]]` or `languages: {code: model}`."""
+    pairs = {(str(a), str(b)) for a, b in options.get("pairs") or []}
+    languages = list(options.get("languages") or {})
+    pairs |= {(a, b) for a in languages for b in languages if a != b}
+    return pairs

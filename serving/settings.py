@@ -115,6 +115,18 @@ class Settings(BaseSettings):
         "videos are slideshows and i2v requests answer 503 with the fix.",
     )
 
+    translation_models: list[str] = Field(
+        default_factory=list,
+        description="Registry seq2seq models that translate (Marian, M2M100, NLLB; transformers or ctranslate2), "
+        "in order of preference; each model's options say which pairs it serves. zh-Hans <-> zh-Hant needs none.",
+    )
+    translation_llm: bool = Field(
+        True, description="Let the copy LLM (copy_model) translate pairs no seq2seq model serves."
+    )
+    translate_char_limit: int = Field(
+        5000, ge=-1, description="Most characters in one translation request (all texts together); -1 for none."
+    )
+
     @field_validator("data_dir")
     @classmethod
     def _absolute_data_dir(cls, value: Path) -> Path:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,6 +50,25 @@ def client(runtime):
 
     with TestClient(create_api(runtime), raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@contextmanager
+def serving_client(data_dir: Path, **overrides: Any) -> Iterator:
+    """A test client over a fresh runtime with these settings (e.g. a model configured), its workers running."""
+    from fastapi.testclient import TestClient
+
+    from serving.api import create_api
+    from serving.runtime import Runtime
+    from serving.settings import Settings
+
+    fields = {"api_keys": f"{MERCHANT_KEY}:merchant", "job_heartbeat_s": 0.2, "studio": False, **overrides}
+    runtime = Runtime(Settings(data_dir=data_dir, **fields))
+    runtime.start()
+    try:
+        with TestClient(create_api(runtime), raise_server_exceptions=False) as test_client:
+            yield test_client
+    finally:
+        runtime.stop()
 
 
 def auth(key: str) -> dict[str, str]:

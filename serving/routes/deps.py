@@ -16,6 +16,7 @@ from ar_tryon.service import TryOnService
 from generation.copy.service import CopyService
 from generation.image.service import ImageService
 from generation.translate.glossary_store import GlossaryStore
+from generation.translate.service import TranslationService
 from generation.video.service import VideoService
 from moderation.service import ModerationService
 from serving.auth import Principal
@@ -32,6 +33,7 @@ __all__ = [
     "get_moderation",
     "get_images",
     "get_videos",
+    "get_translation",
     "get_glossaries",
     "get_tryon",
     "get_frames",
@@ -87,6 +89,10 @@ async def get_images(services: Services = Depends(get_services)) -> ImageService
 
 async def get_videos(services: Services = Depends(get_services)) -> VideoService:
     return await _service(services, "videos")
+
+
+async def get_translation(services: Services = Depends(get_services)) -> TranslationService:
+    return await _service(services, "translation")
 
 
 async def get_glossaries(services: Services = Depends(get_services)) -> GlossaryStore:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from generation.image.testing import iou, product_shot
-from tests.conftest import MERCHANT_KEY, PLATFORM_KEY, auth
+from tests.conftest import MERCHANT_KEY, PLATFORM_KEY, auth, serving_client
 from tests.serving.test_contract import assert_envelope
 
 
@@ -151,25 +151,10 @@ def test_a_scene_without_an_image_model_is_a_503_with_the_fix(client, shot):
 
 @pytest.fixture
 def diffusion_client(tmp_path, tiny_registry_file, tiny_models):
-    from fastapi.testclient import TestClient
-
-    from serving.api import create_api
-    from serving.runtime import Runtime
-    from serving.settings import Settings
-
-    settings = Settings(
-        data_dir=tmp_path / "var",
-        api_keys=f"{MERCHANT_KEY}:merchant",
-        models=tiny_registry_file,
-        image_model=tiny_models["diffusion"].name,
-        job_heartbeat_s=0.2,
-        studio=False,
-    )
-    runtime = Runtime(settings)
-    runtime.start()
-    with TestClient(create_api(runtime), raise_server_exceptions=False) as test_client:
+    with serving_client(
+        tmp_path / "var", models=tiny_registry_file, image_model=tiny_models["diffusion"].name
+    ) as test_client:
         yield test_client
-    runtime.stop()
 
 
 def test_background_replacement_keeps_the_product_pixels_and_makes_a_cover(diffusion_client, shot):

@@ -12,7 +12,7 @@ import cv2
 import pytest
 
 from generation.image.testing import product_shot
-from tests.conftest import MERCHANT_KEY, PLATFORM_KEY, auth
+from tests.conftest import MERCHANT_KEY, PLATFORM_KEY, auth, serving_client
 from tests.generation.test_video_slideshow import _tone
 from tests.serving.test_contract import assert_envelope
 
@@ -119,30 +119,15 @@ def test_i2v_without_a_video_model_is_a_503_with_the_fix(client, photo):
 def clip_client(tmp_path_factory, photo):
     """A server whose `video_model` is a tiny random Wan image-to-video pipeline (toy frame size)."""
     import yaml
-    from fastapi.testclient import TestClient
 
     from models import testing
-    from serving.api import create_api
-    from serving.runtime import Runtime
-    from serving.settings import Settings
 
     root = tmp_path_factory.mktemp("clip")
     spec = testing.build_tiny_wan_i2v_pipeline(root / "wan", options={"long_side": 112, "num_frames": 9})
     registry = root / "models.yaml"
     registry.write_text(yaml.safe_dump({"models": [spec.model_dump(mode="json")]}))
-    settings = Settings(
-        data_dir=root / "var",
-        api_keys=f"{MERCHANT_KEY}:merchant",
-        models=registry,
-        video_model=spec.name,
-        job_heartbeat_s=0.2,
-        studio=False,
-    )
-    runtime = Runtime(settings)
-    runtime.start()
-    with TestClient(create_api(runtime), raise_server_exceptions=False) as test_client:
+    with serving_client(root / "var", models=registry, video_model=spec.name) as test_client:
         yield test_client
-    runtime.stop()
 
 
 def test_an_i2v_clip_is_a_job_encoded_like_the_slideshows(clip_client, photo):

@@ -1,0 +1,1 @@
+"""Translation: note-aware, glossaries and do-not-translate terms, detection, OpenCC and model engines."""
