@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import copy_cmd, db_cmd, image_cmd, models_cmd, moderation_cmd, serve_cmd, tryon_cmd, video_cmd
+from cli import copy_cmd, db_cmd, image_cmd, models_cmd, moderation_cmd, serve_cmd, translate_cmd, tryon_cmd, video_cmd
 
 app = typer.Typer(
     name="notestudio",
@@ -20,6 +20,7 @@ app.add_typer(tryon_cmd.app, name="tryon")
 app.command("copy")(copy_cmd.copy)
 app.add_typer(image_cmd.app, name="image")
 app.add_typer(video_cmd.app, name="video")
+app.command("translate")(translate_cmd.translate)
 app.add_typer(db_cmd.app, name="db")
 
 if __name__ == "__main__":

@@ -28,6 +28,9 @@ __all__ = ["TranslationService", "TextOut", "NoteOut", "LanguageOut", "DEFAULT_C
 
 DEFAULT_CHAR_LIMIT = 5000
 _TAGS = re.compile(r"<t\d+>")
+# C0 controls but tab and line breaks, DEL, and the bidi overrides that can flip how a text reads (U+202A-202E,
+# U+2066-2069): never part of a real note, a way to smuggle text past readers.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 
 class TextOut(BaseModel):
@@ -134,6 +137,12 @@ class TranslationService:
     ) -> list[TextOut]:
         """Each text translated (an `auto` source is detected per text)."""
         self.check_size(texts, param)
+        for i, text in enumerate(texts):
+            where = param if len(texts) == 1 else f"{param}.{i}"
+            if not isinstance(text, str) or not text.strip():
+                raise InputError(f"{where}: empty text", where)
+            if _CONTROL.search(text):
+                raise InputError(f"{where}: contains control or bidirectional-override characters", where)
         target_code = self.languages.code(target, "target")
         terms = list(terms)
         groups: dict[str, list[int]] = {}

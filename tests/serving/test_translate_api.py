@@ -86,6 +86,9 @@ def test_v1_translate_texts_notes_terms_and_variants(client):
         ({"text": "hello world", "source": "en", "target": "ja"}, 503, "target"),
         ({"text": "字" * 6000, "source": "zh-Hans", "target": "zh-Hant"}, 413, "text"),
         ({"text": ["a"] * 200, "target": "en"}, 422, None),
+        ({"text": ["软件", "  "], "target": "zh-Hant"}, 422, "text.1"),
+        ({"text": "软件\u202e件软", "target": "zh-Hant"}, 422, "text"),
+        ({"text": "a\u0007b", "target": "zh-Hant"}, 422, "text"),
     ],
 )
 def test_v1_translate_bad_input_names_the_field(client, body, status, param):
