@@ -30,6 +30,11 @@ __all__ = [
     "build_tiny_wan_i2v_pipeline",
     "build_tiny_cogvideox_i2v_pipeline",
     "build_tiny_svd_pipeline",
+    "train_tiny_sentencepiece",
+    "save_opus_marian_tokenizer",
+    "build_tiny_opus_marian",
+    "TINY_M2M100_LANGUAGES",
+    "build_tiny_m2m100",
 ]
 
 #: Mixed Chinese/English e-commerce sentences: enough for a small BPE vocabulary.
@@ -654,3 +659,190 @@ def build_tiny_svd_pipeline(
     )
     pipeline.save_pretrained(path)
     return _video_spec(path, name, options)
+
+
+# -- sentencepiece translation models in their published layouts (opus-mt Marian, M2M100) --------------------------
+
+
+def train_tiny_sentencepiece(corpus: list[str] | None = None, vocab_size: int = 300) -> bytes:
+    """A unigram sentencepiece model (the serialized `.spm` bytes) trained on `corpus` (default `TINY_CORPUS`).
+
+    `vocab_size` is an upper bound: a small corpus yields fewer pieces. Every character of the corpus is kept
+    (`character_coverage=1.0`, as for Chinese); anything else maps to `<unk>`.
+    """
+    import io
+
+    import sentencepiece as spm
+
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(corpus or TINY_CORPUS),
+        model_writer=model,
+        vocab_size=vocab_size,
+        model_type="unigram",
+        character_coverage=1.0,
+        hard_vocab_limit=False,
+        unk_id=0,
+        bos_id=-1,
+        eos_id=-1,
+        pad_id=-1,
+        minloglevel=2,
+    )
+    return model.getvalue()
+
+
+def _sentencepiece_pieces(model: bytes) -> list[str]:
+    import sentencepiece as spm
+
+    processor = spm.SentencePieceProcessor(model_proto=model)
+    return [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
+
+
+def save_opus_marian_tokenizer(path: str | Path, vocab_size: int | None = None, corpus: list[str] | None = None):
+    """A `MarianTokenizer` in the opus-mt layout saved to `path` (source.spm, target.spm, vocab.json).
+
+    Ids as in Helsinki-NLP/opus-mt-*: `</s>` 0, `<unk>` 1, the sentencepiece pieces, then `<pad>` LAST (it is also
+    the decoder start token; CTranslate2's converter relies on that). `vocab_size` (e.g. 65001 as opus-mt-zh-en)
+    pads the vocabulary with filler pieces `▁w<i>` that no text encodes to, so a model of the real output size can be
+    built from a tiny corpus.
+    """
+    from transformers import MarianTokenizer
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    model = train_tiny_sentencepiece(corpus)
+    (path / "source.spm").write_bytes(model)
+    (path / "target.spm").write_bytes(model)
+    vocab = {"</s>": 0, "<unk>": 1}
+    for piece in _sentencepiece_pieces(model):
+        vocab.setdefault(piece, len(vocab))
+    if vocab_size is not None:
+        if vocab_size < len(vocab) + 1:
+            raise ValueError(f"vocab_size must be at least {len(vocab) + 1} for this corpus, got {vocab_size}")
+        for index in range(vocab_size - 1 - len(vocab)):
+            vocab[f"▁w{index}"] = len(vocab)
+    vocab["<pad>"] = len(vocab)
+    (path / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    tokenizer = MarianTokenizer(
+        source_spm=str(path / "source.spm"), target_spm=str(path / "target.spm"), vocab=str(path / "vocab.json")
+    )
+    tokenizer.save_pretrained(path)
+    return tokenizer
+
+
+def build_tiny_opus_marian(
+    path: str | Path, name: str = "tiny-opus-marian", seed: int = 0, pairs: list[list[str]] | None = None
+) -> ModelSpec:
+    """MarianMT as Helsinki-NLP publishes it (MarianTokenizer, `<pad>` last, zero start embedding), at toy size.
+
+    1+1 layers, d_model 64. Weights use a large init (std 0.3) so greedy outputs depend on the input, which makes
+    output comparisons between engines meaningful. The spec declares `options.pairs` (default `[[zh-Hans, en]]`).
+    """
+    from transformers import GenerationConfig, MarianConfig, MarianMTModel
+
+    path = Path(path)
+    tok = save_opus_marian_tokenizer(path)
+    pad, eos = tok.pad_token_id, tok.eos_token_id
+    torch.manual_seed(seed)
+    config = MarianConfig(
+        vocab_size=len(tok),
+        d_model=64,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=128,
+        decoder_ffn_dim=128,
+        max_position_embeddings=256,
+        init_std=0.3,
+        pad_token_id=pad,
+        eos_token_id=eos,
+        decoder_start_token_id=pad,
+        forced_eos_token_id=eos,
+    )
+    model = MarianMTModel(config)
+    with torch.no_grad():
+        model.get_input_embeddings().weight[pad].zero_()  # Marian starts decoding from a zero embedding
+    model.generation_config = GenerationConfig(
+        bad_words_ids=[[pad]],
+        decoder_start_token_id=pad,
+        eos_token_id=eos,
+        forced_eos_token_id=eos,
+        pad_token_id=pad,
+        max_length=512,
+        num_beams=4,
+    )
+    model.save_pretrained(path)
+    return ModelSpec(
+        name=name,
+        task=Task.SEQ2SEQ,
+        engine=EngineKind.TRANSFORMERS,
+        source=str(path),
+        device="cpu",
+        options={"pairs": pairs or [["zh-Hans", "en"]]},
+    )
+
+
+#: Our codes -> M2M100's codes for the tiny M2M100 (the tokenizer knows all 100 of M2M100's languages).
+TINY_M2M100_LANGUAGES = {"en": "en", "zh-Hans": "zh", "ja": "ja", "fr": "fr"}
+
+
+def build_tiny_m2m100(
+    path: str | Path, name: str = "tiny-m2m100", seed: int = 0, languages: dict[str, str] | None = None
+) -> ModelSpec:
+    """M2M100 with its own tokenizer class (sentencepiece + vocab.json + 100 `__xx__` language tokens + 8 made-up
+    words, as facebook/m2m100_418M), 1+1 layers, d_model 64, large init (std 0.3).
+
+    The spec declares `options.languages` (default `TINY_M2M100_LANGUAGES`).
+    """
+    from transformers import GenerationConfig, M2M100Config, M2M100ForConditionalGeneration, M2M100Tokenizer
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    model_file = path / "sentencepiece.bpe.model"
+    model_file.write_bytes(train_tiny_sentencepiece())
+    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}  # fairseq's dictionary order
+    for piece in _sentencepiece_pieces(model_file.read_bytes()):
+        vocab.setdefault(piece, len(vocab))
+    (path / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    tok = M2M100Tokenizer(vocab_file=str(path / "vocab.json"), spm_file=str(model_file))
+    torch.manual_seed(seed)
+    config = M2M100Config(
+        vocab_size=tok.vocab_size + len(tok.lang_token_to_id) + tok.num_madeup_words,
+        d_model=64,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=128,
+        decoder_ffn_dim=128,
+        max_position_embeddings=256,
+        init_std=0.3,
+        bos_token_id=tok.bos_token_id,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+        decoder_start_token_id=tok.eos_token_id,
+        forced_eos_token_id=tok.eos_token_id,
+        tie_word_embeddings=False,
+    )
+    model = M2M100ForConditionalGeneration(config)
+    with torch.no_grad():  # never choose a language token or a made-up word (trained models almost never do)
+        model.lm_head.weight[tok.vocab_size :].zero_()
+    model.generation_config = GenerationConfig(
+        bos_token_id=tok.bos_token_id,
+        decoder_start_token_id=tok.eos_token_id,
+        eos_token_id=tok.eos_token_id,
+        forced_eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        max_length=200,
+    )
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return ModelSpec(
+        name=name,
+        task=Task.SEQ2SEQ,
+        engine=EngineKind.TRANSFORMERS,
+        source=str(path),
+        device="cpu",
+        options={"languages": dict(languages or TINY_M2M100_LANGUAGES)},
+    )

@@ -13,6 +13,7 @@ from models.engines.base import (
     Seq2SeqEngine,
     StepCallback,
     TextEngine,
+    UnsupportedPairError,
     row_params,
 )
 from models.engines.diffusion_inputs import DiffusionInputError
@@ -31,5 +32,6 @@ __all__ = [
     "Seq2SeqEngine",
     "StepCallback",
     "TextEngine",
+    "UnsupportedPairError",
     "row_params",
 ]

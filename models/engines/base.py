@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from models.engines.aio import iterate_sync, run_sync
+from models.engines.translation import LanguageTable, UnsupportedPairError, check_translate_args
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -35,6 +36,7 @@ __all__ = [
     "Generation",
     "TextEngine",
     "Seq2SeqEngine",
+    "UnsupportedPairError",
     "ClassifierEngine",
     "DiffusionEngine",
     "DiffusionCancelled",
@@ -200,11 +202,60 @@ def render_chat(tokenizer: Any, prompt: Prompt) -> str:
 
 
 class Seq2SeqEngine(Engine, ABC):
-    """Encoder-decoder models (translation)."""
+    """Encoder-decoder models (translation).
+
+    `generate` runs the checkpoint as it is configured (no language handling). `translate` is language-aware:
+    `source` / `target` are our codes, spelled as LibreTranslate spells them (`en`, `zh-Hans`, `ja`, ...), and the
+    spec's `options.pairs` (bilingual models) or `options.languages` (multilingual models, our code -> the model's
+    code) say which directions are served (see `models.engines.translation`). Decoding is greedy by default, so
+    the same texts give the same translations.
+    """
+
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__(spec)
+        #: The directions this model serves, from `options.pairs` / `options.languages`.
+        self.languages = LanguageTable.from_options(spec.name, spec.options)
 
     @abstractmethod
     def generate(self, texts: Sequence[str], max_new_tokens: int = 256, num_beams: int = 1) -> list[str]:
         """Transform every text; the result is in input order."""
+
+    def pairs(self) -> set[tuple[str, str]]:
+        """Every ordered (source, target) pair `translate` accepts (empty when the spec declares none)."""
+        return self.languages.pairs()
+
+    def translate(
+        self, texts: Sequence[str], source: str, target: str, *, num_beams: int = 1, max_new_tokens: int = 256
+    ) -> list[str]:
+        """Translate every text from `source` into `target`; the result is in input order.
+
+        An empty or whitespace-only text translates to `""` without running the model.
+
+        Raises:
+            ValueError: a bad argument (named in the message).
+            UnsupportedPairError: the model does not serve `source -> target` (a `ValueError`; `served` lists
+                what it does serve).
+            ModelConfigError: the spec declares no languages.
+        """
+        # 1. check inputs
+        rows = check_translate_args(texts, num_beams, max_new_tokens)
+        self.languages.check(self.model_name, source, target)
+        # 2. run on the texts that hold something
+        outputs = [""] * len(rows)
+        filled = [i for i, text in enumerate(rows) if text.strip()]
+        if filled:
+            translated = self._translate(
+                [rows[i] for i in filled], source, target, num_beams=num_beams, max_new_tokens=max_new_tokens
+            )
+            for i, text in zip(filled, translated, strict=True):
+                outputs[i] = text
+        return outputs
+
+    @abstractmethod
+    def _translate(
+        self, texts: list[str], source: str, target: str, *, num_beams: int, max_new_tokens: int
+    ) -> list[str]:
+        """Backend part of `translate`: arguments are checked and the pair is served."""
 
 
 class ClassifierEngine(Engine, ABC):
