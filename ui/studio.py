@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 
-from ui.tabs import copy, images, service, tryon, video
+from ui.tabs import copy, images, service, translate, tryon, video
 
 if TYPE_CHECKING:
     from serving.settings import Settings
@@ -25,6 +25,7 @@ TABS = [
     ("Note copy", copy.render),
     ("Covers", images.render),
     ("Video", video.render),
+    ("Translate", translate.render),
 ]
 
 
@@ -40,7 +41,8 @@ def _prefill_key(settings: Settings) -> str:
 def build_studio(api_url: str, settings: Settings) -> gr.Blocks:
     with gr.Blocks(title="Note Studio") as studio:
         gr.Markdown(
-            "# Note Studio\nNotes that sell — note copy, covers, videos and AR try-on (moderation is in the API)."
+            "# Note Studio\nNotes that sell — note copy, covers, videos, translation and AR try-on "
+            "(moderation is in the API)."
         )
         key = gr.Textbox(label="API key", type="password", value=_prefill_key(settings))
         for title, render in TABS:

@@ -42,3 +42,19 @@ def test_the_video_form_sends_only_what_was_given(tmp_path):
     assert body["title"] == "标题" and body["lines"] == ["一", "二"] and body["hashtags"] == ["防晒", "通勤", "夏日"]
     assert "price" not in body and "seed" not in body and "audio" not in body
     assert video_body([str(photo)], str(photo), "", "", "", "89", 6, "crossfade", 3)["price"] == 89.0
+
+
+def test_the_translate_forms_send_what_was_given():
+    from ui.tabs.translate import NO_GLOSSARY, glossary_body, note_body
+
+    body = note_body("标题一\n\n标题二", "正文", "#防晒 ＃通勤", "auto", "en", "—", NO_GLOSSARY, "雅诗兰黛，SKU-1")
+    assert body["note"] == {"titles": ["标题一", "标题二"], "body": "正文", "hashtags": ["防晒", "通勤"]}
+    assert body["dnt"] == ["雅诗兰黛", "SKU-1"] and "variant" not in body and "glossary_id" not in body
+    picked = note_body("t", "", "", "zh-Hans", "zh-Hant", "tw", "abc123 · 品牌词", "")
+    assert picked["glossary_id"] == "abc123" and picked["variant"] == "tw" and picked["dnt"] == []
+    rows = [["雅诗兰黛", "", "", "brand"], ["", "", "", ""], ["小棕瓶", "ANR", "en", ""]]
+    terms = glossary_body(" 品牌词 ", rows)["terms"]
+    assert terms == [
+        {"source": "雅诗兰黛", "target": None, "target_lang": None, "kind": "brand"},
+        {"source": "小棕瓶", "target": "ANR", "target_lang": "en", "kind": "term"},
+    ]
