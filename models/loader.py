@@ -24,6 +24,7 @@ ENGINE_CLASSES: dict[tuple[Task, EngineKind], str] = {
     (Task.TEXT_GENERATION, EngineKind.VLLM): "models.engines.vllm_text:VLLMTextEngine",
     (Task.TEXT_GENERATION, EngineKind.OPENAI): "models.engines.openai_text:OpenAITextEngine",
     (Task.SEQ2SEQ, EngineKind.TRANSFORMERS): "models.engines.transformers_seq2seq:TransformersSeq2SeqEngine",
+    (Task.SEQ2SEQ, EngineKind.CTRANSLATE2): "models.engines.ctranslate2_seq2seq:CTranslate2Seq2SeqEngine",
     (Task.CLASSIFICATION, EngineKind.TRANSFORMERS): (
         "models.engines.transformers_classifier:TransformersClassifierEngine"
     ),

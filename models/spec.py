@@ -31,12 +31,13 @@ class EngineKind(StrEnum):
     DIFFUSERS = "diffusers"
     VLLM = "vllm"  # in-process vLLM engine (continuous batching, prefix caching)
     OPENAI = "openai"  # any OpenAI-compatible HTTP server (vLLM, SGLang); `source` is the served model name
+    CTRANSLATE2 = "ctranslate2"  # CTranslate2; `source` is a directory written by `notestudio models convert`
 
 
 #: Which engines can run which task; the loader dispatches on this table.
 SUPPORTED_ENGINES: dict[Task, tuple[EngineKind, ...]] = {
     Task.TEXT_GENERATION: (EngineKind.TRANSFORMERS, EngineKind.VLLM, EngineKind.OPENAI),
-    Task.SEQ2SEQ: (EngineKind.TRANSFORMERS,),
+    Task.SEQ2SEQ: (EngineKind.TRANSFORMERS, EngineKind.CTRANSLATE2),
     Task.CLASSIFICATION: (EngineKind.TRANSFORMERS,),
     Task.TEXT_TO_IMAGE: (EngineKind.DIFFUSERS,),
     Task.IMAGE_TO_VIDEO: (EngineKind.DIFFUSERS,),
