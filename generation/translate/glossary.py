@@ -3,7 +3,7 @@
 A glossary is a name and up to `MAX_TERMS` terms. A term maps a `source` string to a `target` in one
 language (`target_lang`) or in every language (`target_lang` None); a term without a `target` is
 do-not-translate (brand names, product lines, SKUs, @mentions, URLs). For one output language the terms
-that name it override the every-language ones with the same source (`GlossaryOut.terms_for`).
+that name it override the every-language ones with the same source (`terms_for`).
 
 The models are the wire models too (HTTP bodies, `glossary.json` files), so the API, the CLI and the
 translation service check a glossary the same way; `parse_glossary` reads the files merchants keep
@@ -42,6 +42,7 @@ __all__ = [
     "GlossaryOut",
     "Duplicate",
     "find_duplicate",
+    "terms_for",
     "normalize_lang",
     "parse_glossary",
     "read_glossary",
@@ -204,6 +205,10 @@ class GlossaryIn(BaseModel):
             raise _located("duplicate_term", why, ("terms", duplicate.index, "source"), term.source)
         return self
 
+    def terms_for(self, target_lang: str) -> list[GlossaryTerm]:
+        """The terms that apply when translating into `target_lang` (see `terms_for`)."""
+        return terms_for(self.terms, target_lang)
+
 
 class GlossaryPatch(BaseModel):
     """Terms to remove, then terms to add, in one change (the result obeys the same limits as `GlossaryIn`)."""
@@ -231,16 +236,21 @@ class GlossaryOut(GlossarySummary):
     terms: list[GlossaryTerm]
 
     def terms_for(self, target_lang: str) -> list[GlossaryTerm]:
-        """The terms that apply when translating into `target_lang`: those naming it (exactly: `zh-Hans` terms do
-        not apply to `zh-Hant`) and the every-language ones whose source no term naming it has."""
-        lang = normalize_lang(target_lang)
-        specific = [term for term in self.terms if term.target_lang == lang]
-        general = [
-            term
-            for term in self.terms
-            if term.target_lang is None and not any(_same_source(term, other) for other in specific)
-        ]
-        return specific + general
+        """The terms that apply when translating into `target_lang` (see `terms_for`)."""
+        return terms_for(self.terms, target_lang)
+
+
+def terms_for(terms: Sequence[GlossaryTerm], target_lang: str) -> list[GlossaryTerm]:
+    """The terms that apply when translating into `target_lang`: those naming it (exactly: `zh-Hans` terms do not
+    apply to `zh-Hant`), then the every-language ones whose source no term naming it has (it overrides them).
+
+    Raises:
+        ValueError: `target_lang` is not a language the service knows.
+    """
+    lang = normalize_lang(target_lang)
+    specific = [term for term in terms if term.target_lang == lang]
+    general = [term for term in terms if term.target_lang is None and not any(_same_source(term, o) for o in specific)]
+    return specific + general
 
 
 def _located(kind: str, message: str, loc: tuple[Any, ...], value: Any) -> ValidationError:

@@ -121,6 +121,8 @@ def test_terms_for_a_language_prefer_its_own_terms():
         ("NoteStudio", None),
     ]
     assert [t.target for t in glossary.terms_for("zh")] == ["口红", None]
+    sent = GlossaryIn(name="g", terms=glossary.terms)
+    assert sent.terms_for("zh-Hant") == glossary.terms_for("zh-Hant")
     assert TermKey(source="LIPSTICK").matches(glossary.terms[0])
 
 
