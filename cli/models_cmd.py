@@ -1,8 +1,10 @@
-"""`notestudio models list|check`: what is configured, what loads, what is missing and how to add it."""
+"""`notestudio models list|check|convert`: what is configured, what loads, what is missing and how to add it, and
+CTranslate2 conversions of translation models."""
 
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -84,3 +86,36 @@ def check_models(
                 console.print(f"[red]-[/] {s.problem}", soft_wrap=True)
     if not all(s.ok for s in statuses):
         raise typer.Exit(2)
+
+
+class Quantization(StrEnum):
+    """Weight types `models convert` offers (CPU: int8 is the fast one)."""
+
+    INT8 = "int8"
+    INT8_FLOAT32 = "int8_float32"
+    FLOAT32 = "float32"
+
+
+@app.command("convert")
+@exit_on_errors
+def convert_model(
+    name: Annotated[str, typer.Argument(help="A seq2seq model on the transformers engine (see `models list`).")],
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the CTranslate2 model into.")],
+    quantization: Annotated[
+        Quantization, typer.Option("--quantization", help="Weight type stored; also the new entry's compute_type.")
+    ] = Quantization.INT8,
+    force: Annotated[bool, typer.Option("--force", help="Replace --out when it exists.")] = False,
+    registry: RegistryOption = None,
+) -> None:
+    """Convert a translation model to CTranslate2 (offline) and print the registry entry to add."""
+    import yaml
+
+    from models.convert import convert_to_ctranslate2
+
+    reg = _registry(registry)
+    spec = reg.get(name)
+    with Console(stderr=True).status(f"converting {name} to CTranslate2 ({quantization.value})"):
+        converted = convert_to_ctranslate2(spec, out, quantization=quantization.value, force=force)
+    entry = converted.model_dump(mode="json", exclude_defaults=True)
+    typer.echo(f"# converted to {converted.source}; add this entry under `models:` in {reg.path}")
+    typer.echo(yaml.safe_dump([entry], sort_keys=False, allow_unicode=True).rstrip())
