@@ -23,11 +23,7 @@ def _terms(glossary: Path | None, target: str, languages: Any) -> list:
         return []
     parsed = read_glossary(glossary)
     wanted = languages.code(target, "--to")
-    return [
-        Term(t.source, t.target, t.case_sensitive, t.kind)
-        for t in parsed.terms
-        if t.target_lang is None or languages.code(t.target_lang, "--glossary") == wanted
-    ]
+    return [Term(t.source, t.target, t.case_sensitive, t.kind) for t in parsed.terms_for(wanted)]
 
 
 def _read_json(path: Path, option: str) -> Any:

@@ -79,11 +79,9 @@ def terms_for(body: TranslateIn, services: Services, principal: Principal) -> li
     if body.glossary_id:
         owner = None if principal.is_admin else principal.key_id
         glossary = services.glossaries.require(owner, body.glossary_id)
-        languages = services.translation.languages
-        target = languages.code(body.target, "target")
-        for term in glossary.terms:
-            if term.target_lang is None or languages.code(term.target_lang, "glossary_id") == target:
-                terms.append(Term(term.source, term.target, term.case_sensitive, term.kind))
+        target = services.translation.languages.code(body.target, "target")
+        # a term for the target language overrides an every-language term with the same source
+        terms += [Term(t.source, t.target, t.case_sensitive, t.kind) for t in glossary.terms_for(target)]
     terms += [Term(t.source, t.target, t.case_sensitive) for t in body.terms]
     terms += [Term(s) for s in body.dnt if s.strip()]
     return terms
