@@ -66,7 +66,7 @@ def _shared_state_handle():
 
     from serving.deployments.shared_state import SharedState
 
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     serve.start(http_options={"port": _free_port()}, logging_config={"log_level": "WARNING"})
     return serve.run(SharedState.bind(UNLIMITED), name="bench-shared", route_prefix=None)
 

@@ -125,7 +125,12 @@ def serve(
     typer.echo("starting Ray and Serve ...", err=True)
     if settings.fast_ingress:
         _haproxy_environment(settings.host)
-    ray.init(include_dashboard=False, logging_level="WARNING", configure_logging=True, log_to_driver=True)
+    # Its own local Ray unless RAY_ADDRESS names a cluster to join: `ray.init()` alone attaches to whatever Ray
+    # instance last started on this machine (a test suite's, another `notestudio serve`'s) and shares its Serve.
+    address = os.environ.get("RAY_ADDRESS") or "local"
+    ray.init(
+        address=address, include_dashboard=False, logging_level="WARNING", configure_logging=True, log_to_driver=True
+    )
     try:
         ray_serve.start(
             http_options={"host": settings.host, "port": settings.port},

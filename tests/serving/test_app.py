@@ -56,7 +56,7 @@ def test_batched_deployments_on_a_real_ray_cluster(tiny_registry_file, tmp_path,
     from moderation import Listing
     from serving.deployments.moderation import ModerationDeployment
 
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR")
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": _free_port()})  # never a fixed port
         bert = serve.run(

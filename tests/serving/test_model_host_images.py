@@ -148,7 +148,7 @@ def test_lora_adapters_are_multiplexed_per_replica(tiny_models, tmp_path):
     registry = tmp_path / "models.yaml"
     registry.write_text(yaml.safe_dump({"models": [spec.model_dump(mode="json")]}))
 
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR")
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": _free_port()})  # never a fixed port
         handle = serve.run(

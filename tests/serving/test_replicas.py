@@ -37,7 +37,7 @@ def url(tmp_path_factory):
     from serving.app import build_app
 
     data_dir = tmp_path_factory.mktemp("replicas") / "var"
-    ray.init(num_cpus=4, include_dashboard=False, logging_level="ERROR")
+    ray.init(address="local", num_cpus=4, include_dashboard=False, logging_level="ERROR")
     try:
         port = _free_port()
         serve.start(http_options={"host": "127.0.0.1", "port": port})

@@ -115,9 +115,9 @@ def render(key: gr.Textbox, api_url: str) -> None:
             go = gr.Button("Translate", variant="primary")
         with gr.Column():
             gr.Markdown("**Note out**")
-            out_titles = gr.Textbox(label="Titles", lines=2, show_copy_button=True)
-            out_body = gr.Textbox(label="Body", lines=8, show_copy_button=True)
-            out_tags = gr.Textbox(label="Hashtags", show_copy_button=True)
+            out_titles = gr.Textbox(label="Titles", lines=2, buttons=["copy"])
+            out_body = gr.Textbox(label="Body", lines=8, buttons=["copy"])
+            out_tags = gr.Textbox(label="Hashtags", buttons=["copy"])
             report = gr.Markdown()
             with gr.Accordion("details", open=False):
                 raw = gr.JSON(label="API response")
@@ -129,7 +129,7 @@ def render(key: gr.Textbox, api_url: str) -> None:
             headers=["source", "target", "target_lang", "kind"],
             datatype=["str", "str", "str", "str"],
             value=[["雅诗兰黛", "", "", "brand"], ["小棕瓶", "Advanced Night Repair", "en", "product"]],
-            col_count=(4, "fixed"),
+            column_count=(4, "fixed"),
             interactive=True,
         )
         save_btn = gr.Button("Save glossary")
