@@ -117,3 +117,43 @@ def test_a_glossary_keeps_its_terms_and_is_the_owners_alone(client):
     assert other.status_code == 200  # an admin may use any glossary
     unknown = client.post("/v1/translate", json={**body, "glossary_id": "nope"}, headers=auth(MERCHANT_KEY))
     assert unknown.status_code == 404 and unknown.json()["error"]["param"] == "glossary_id"
+
+
+@pytest.fixture(scope="module")
+def model_client(tmp_path_factory):
+    """A server whose translation_models is a tiny random opus-mt style Marian (zh-Hans -> en) on transformers."""
+    import yaml
+
+    from models import testing
+    from tests.conftest import serving_client
+
+    root = tmp_path_factory.mktemp("mt")
+    spec = testing.build_tiny_opus_marian(root / "marian")
+    registry = root / "models.yaml"
+    registry.write_text(yaml.safe_dump({"models": [spec.model_dump(mode="json")]}))
+    with serving_client(root / "var", models=registry, translation_models=[spec.name]) as test_client:
+        yield test_client
+
+
+def test_a_real_seq2seq_model_keeps_every_protected_term(model_client):
+    """Random weights write nonsense and lose tags; every brand, price, URL and code still comes out, named as
+    re-inserted where the model dropped it, and the answer names the model."""
+    from tests.generation.test_translate_service import BRAND_SENTENCES
+
+    texts = [sentence for sentence, _ in BRAND_SENTENCES]
+    dnt = sorted({term for _, terms in BRAND_SENTENCES for term in terms})
+    body = {"text": texts, "source": "zh-Hans", "target": "en", "dnt": dnt}
+    response = model_client.post("/v1/translate", json=body, headers=auth(MERCHANT_KEY))
+    assert response.status_code == 200, response.text
+    for out, (_, terms) in zip(response.json()["translations"], BRAND_SENTENCES, strict=True):
+        assert out["engine"] == "transformers" and out["model"] == "tiny-opus-marian"
+        assert out["missing"] == [] and all(term in out["text"] for term in terms), out
+    bridged = model_client.post("/v1/translate", json={"text": "這個軟體", "source": "zh-Hant", "target": "en"},
+                                headers=auth(MERCHANT_KEY)).json()["translations"][0]  # fmt: skip
+    assert bridged["engine"] == "opencc+transformers"
+    lt = model_client.post(
+        "/translate", json={"q": "雅诗兰黛", "source": "zh", "target": "en", "api_key": MERCHANT_KEY}
+    )
+    assert lt.status_code == 200 and isinstance(lt.json()["translatedText"], str)
+    languages = {lang["code"]: lang["targets"] for lang in model_client.get("/languages").json()}
+    assert "en" in languages["zh-Hans"] and "en" in languages["zh-Hant"] and languages["en"] == []
