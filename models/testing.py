@@ -667,18 +667,19 @@ def build_tiny_svd_pipeline(
 def train_tiny_sentencepiece(corpus: list[str] | None = None, vocab_size: int = 300) -> bytes:
     """A unigram sentencepiece model (the serialized `.spm` bytes) trained on `corpus` (default `TINY_CORPUS`).
 
-    `vocab_size` is an upper bound: a small corpus yields fewer pieces. Every character of the corpus is kept
-    (`character_coverage=1.0`, as for Chinese); anything else maps to `<unk>`.
+    `vocab_size` is an upper bound: a small corpus yields fewer pieces; it is raised to hold every character of
+    the corpus, which is kept (`character_coverage=1.0`, as for Chinese); anything else maps to `<unk>`.
     """
     import io
 
     import sentencepiece as spm
 
+    corpus = corpus or TINY_CORPUS
     model = io.BytesIO()
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(corpus or TINY_CORPUS),
+        sentence_iterator=iter(corpus),
         model_writer=model,
-        vocab_size=vocab_size,
+        vocab_size=max(vocab_size, len(set("".join(corpus))) + 8),
         model_type="unigram",
         character_coverage=1.0,
         hard_vocab_limit=False,
@@ -698,19 +699,21 @@ def _sentencepiece_pieces(model: bytes) -> list[str]:
     return [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
 
 
-def save_opus_marian_tokenizer(path: str | Path, vocab_size: int | None = None, corpus: list[str] | None = None):
+def save_opus_marian_tokenizer(
+    path: str | Path, vocab_size: int | None = None, corpus: list[str] | None = None, pieces: int = 300
+):
     """A `MarianTokenizer` in the opus-mt layout saved to `path` (source.spm, target.spm, vocab.json).
 
     Ids as in Helsinki-NLP/opus-mt-*: `</s>` 0, `<unk>` 1, the sentencepiece pieces, then `<pad>` LAST (it is also
     the decoder start token; CTranslate2's converter relies on that). `vocab_size` (e.g. 65001 as opus-mt-zh-en)
     pads the vocabulary with filler pieces `▁w<i>` that no text encodes to, so a model of the real output size can be
-    built from a tiny corpus.
+    built from a tiny corpus. `pieces` bounds the sentencepiece vocabulary trained on `corpus`.
     """
     from transformers import MarianTokenizer
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    model = train_tiny_sentencepiece(corpus)
+    model = train_tiny_sentencepiece(corpus, vocab_size=pieces)
     (path / "source.spm").write_bytes(model)
     (path / "target.spm").write_bytes(model)
     vocab = {"</s>": 0, "<unk>": 1}

@@ -67,7 +67,8 @@ class CTranslate2Seq2SeqEngine(Seq2SeqEngine):
         max_input_tokens: Inputs are truncated to this many tokens (default 512).
         pairs / languages: The directions `translate` serves (see `models.engines.translation`).
 
-    `spec.dtype` must stay `auto`: CTranslate2's precision is `options.compute_type`.
+    `spec.dtype` must stay `auto`: CTranslate2's precision is `options.compute_type`. On AMD CPUs CTranslate2 picks
+    oneDNN for its matrix products; forcing Intel MKL there (`CT2_USE_MKL=1`) was ~50x slower on an EPYC.
 
     Raises (at load):
         ModelConfigError: an unknown or malformed option, or a dtype other than auto (named in the message).
