@@ -138,14 +138,14 @@ def model_client(tmp_path_factory):
 def test_a_real_seq2seq_model_keeps_every_protected_term(model_client):
     """Random weights write nonsense and lose tags; every brand, price, URL and code still comes out, named as
     re-inserted where the model dropped it, and the answer names the model."""
-    from tests.generation.test_translate_service import BRAND_SENTENCES
+    from tests.generation.test_translate_service import _listings
 
-    texts = [sentence for sentence, _ in BRAND_SENTENCES]
-    dnt = sorted({term for _, terms in BRAND_SENTENCES for term in terms})
-    body = {"text": texts, "source": "zh-Hans", "target": "en", "dnt": dnt}
+    listings = _listings()
+    dnt = sorted({term for item in listings for term in item["keep"]})
+    body = {"text": [item["text"] for item in listings], "source": "zh-Hans", "target": "en", "dnt": dnt}
     response = model_client.post("/v1/translate", json=body, headers=auth(MERCHANT_KEY))
     assert response.status_code == 200, response.text
-    for out, (_, terms) in zip(response.json()["translations"], BRAND_SENTENCES, strict=True):
+    for out, terms in zip(response.json()["translations"], [item["keep"] for item in listings], strict=True):
         assert out["engine"] == "transformers" and out["model"] == "tiny-opus-marian"
         assert out["missing"] == [] and all(term in out["text"] for term in terms), out
     bridged = model_client.post("/v1/translate", json={"text": "這個軟體", "source": "zh-Hant", "target": "en"},
