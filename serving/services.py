@@ -211,7 +211,9 @@ class Services:
         for name in self.settings.translation_models:
             spec = self.registry.get(name)
             translators.append(
-                Seq2SeqTranslator(name, _served_pairs(spec.options), lambda n=name: self.load_engine(n), spec.engine)
+                Seq2SeqTranslator(
+                    name, _served_pairs(name, spec.options), lambda n=name: self.load_engine(n), spec.engine
+                )
             )
         copy_model = self.settings.copy_model
         if self.settings.translation_llm and copy_model:
@@ -264,9 +266,9 @@ _TRANSLATION_HINT = (
 )
 
 
-def _served_pairs(options: dict) -> set[tuple[str, str]]:
-    """The (source, target) pairs a seq2seq spec serves: `pairs: [[zh-Hans, en]]` or `languages: {code: model}`."""
-    pairs = {(str(a), str(b)) for a, b in options.get("pairs") or []}
-    languages = list(options.get("languages") or {})
-    pairs |= {(a, b) for a in languages for b in languages if a != b}
-    return pairs
+def _served_pairs(name: str, options: dict) -> set[tuple[str, str]]:
+    """The (source, target) pairs a seq2seq spec serves (`options.pairs` or `options.languages`, checked: a bad
+    option is a `ModelConfigError` naming it, when the service is built)."""
+    from models.engines.translation import LanguageTable
+
+    return LanguageTable.from_options(name, options).pairs()
