@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from common.errors import InputError, from_validation_error
+from common.text import strip_bidi
 
 __all__ = [
     "NoteRequest",
@@ -61,13 +62,13 @@ def normalize_style(value: str) -> str:
 
 
 def _clean_text(value: Any) -> Any:
-    """None means "not given"; text is stripped and must not carry control characters (binary is not text)."""
+    """None means "not given"; text is stripped (of bidi controls too) and must not carry control characters."""
     if value is None:
         return ""
     if isinstance(value, str):
         if _CONTROL.search(value):
             raise ValueError("contains control characters")
-        return value.strip()
+        return strip_bidi(value).strip()  # bidi overrides would be echoed into the note
     return value
 
 

@@ -20,6 +20,7 @@ import anyio
 from pydantic import BaseModel, Field
 
 from common.errors import InputError, UpstreamError
+from common.text import strip_bidi
 from generation.copy.compliance import CompliancePass
 from generation.copy.llm import LLMCopyEngine, Written
 from generation.copy.request import MAX_VARIANTS, NoteRequest
@@ -196,10 +197,10 @@ class CopyService:
     def _draft(self, request: NoteRequest, written: Written, variant: int, seed: int) -> NoteDraft:
         """Compliance pass over one written note, then the typed draft."""
         content, compliance, moderation = self.compliance(written.content, request)
-        return NoteDraft(
-            titles=content.titles,
-            body=content.body,
-            hashtags=content.hashtags,
+        return NoteDraft(  # an LLM may write bidi controls: the note never carries them
+            titles=[strip_bidi(t) for t in content.titles],
+            body=strip_bidi(content.body),
+            hashtags=[strip_bidi(t) for t in content.hashtags],
             selling_points=content.selling_points_used,
             engine=self.engine_name,
             model=self.model_name,

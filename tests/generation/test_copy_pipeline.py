@@ -130,3 +130,12 @@ def test_cli_single_json_to_stdout_and_missing_file(cli_env):
     assert json.loads(result.stdout.strip().splitlines()[0])["drafts"][0]["titles"]
     missing = CliRunner().invoke(app, ["copy", "--product", str(cli_env / "nope.json")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_bidi_controls_never_reach_a_note(compliance):
+    """U+202E in a product name was echoed into generated titles (it flips how the text displays)."""
+    tricky = {**PRODUCT, "product": "山茶集\u202e霜晒防\u202c轻薄水感", "brand": "\u2066山茶集\u2069", "n": 2}
+    drafts = asyncio.run(CopyService(None, compliance).notes(NoteRequest(**tricky))).drafts
+    for draft in drafts:
+        text = "".join([*draft.titles, draft.body, *draft.hashtags])
+        assert not any(ch in text for ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"), text

@@ -62,3 +62,17 @@ def test_normalization_is_fast_enough():
     for _ in range(2000):
         normalize(text)
     assert time.perf_counter() - started < 2.0
+
+
+def test_bidi_controls_do_not_hide_a_violation():
+    """U+202A-U+202E and U+2066-U+2069 change how text displays: folded away, the same labels are found."""
+    from moderation import Moderator
+    from moderation.types import Listing
+
+    moderator = Moderator.from_files()
+    plain = "全网最低价，加微信 abc12345 私聊"
+    hidden = "全网\u202e最低价\u202c，加\u2066微信\u2069 abc12345 私\u202d聊"
+    a = moderator.moderate(Listing(id="a", title=plain, body=""))
+    b = moderator.moderate(Listing(id="b", title=hidden, body=""))
+    assert a.decision == b.decision == "block"
+    assert {label.code for label in a.labels} == {label.code for label in b.labels}
