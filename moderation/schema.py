@@ -27,6 +27,7 @@ __all__ = [
     "RecordError",
     "ListingsOut",
     "AppealIn",
+    "AppealOut",
     "DecisionOut",
     "BrandImageIn",
     "BrandImageOut",
@@ -37,6 +38,14 @@ __all__ = [
 
 MAX_BATCH = 256
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+#: A key's public id (`GET /v1/whoami` shows a key its own): 12 lowercase hex characters.
+_KEY_ID = r"^[0-9a-f]{12}$"
+_MERCHANT_ID_DOC = (
+    "The public id of the merchant's API key (its `key_id`, as `GET /v1/whoami` shows it to that key). "
+    "That merchant may then read this decision and appeal it; without it only the key that asked and "
+    "admin keys can."
+)
 
 
 def _no_control_characters(value: str | None) -> str | None:
@@ -57,6 +66,7 @@ class ListingIn(BaseModel):
     brand: str | None = Field(None, max_length=200)
     category: str | None = Field(None, max_length=200)
     images: list[str] = Field(default_factory=list, max_length=9, description="base64 or data: URIs")
+    merchant_id: str | None = Field(None, pattern=_KEY_ID, description=_MERCHANT_ID_DOC)
 
     _text = field_validator("title", "body", "brand", "category")(_no_control_characters)
 
@@ -115,6 +125,7 @@ class TextIn(BaseModel):
     text: str = Field(min_length=1, max_length=20_000)
     id: str | int | None = None
     category: str | None = Field(None, max_length=200)
+    merchant_id: str | None = Field(None, pattern=_KEY_ID, description=_MERCHANT_ID_DOC)
 
     _text = field_validator("text", "category")(_no_control_characters)
 
@@ -123,6 +134,7 @@ class ImagesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     images: list[str] = Field(min_length=1, max_length=9, description="base64 or data: URIs")
     id: str | int | None = None
+    merchant_id: str | None = Field(None, pattern=_KEY_ID, description=_MERCHANT_ID_DOC)
 
 
 class EvidenceOut(BaseModel):
@@ -164,7 +176,15 @@ class AppealIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class AppealOut(BaseModel):
+    appellant: str | None = Field(description="key_id of the key that appealed (null: filed before appeal history)")
+    reason: str
+    created_at: str | None
+
+
 class DecisionOut(BaseModel):
+    """A recorded decision, as the caller may see it (the key that asked, the listing's merchant, or admin)."""
+
     decision_id: str
     id: str | None
     input_hash: str
@@ -174,9 +194,14 @@ class DecisionOut(BaseModel):
     engine: str
     versions: dict[str, str]
     created_at: str | None
+    requested_by: str | None = Field(None, description="key_id of the key that asked for the decision")
+    merchant_id: str | None = Field(None, description="key_id of the merchant the listing named")
     review_state: str
-    appeal_reason: str | None = None
-    appealed_at: str | None = None
+    appeals: list[AppealOut] = Field(
+        [], description="Oldest first; every appeal to admin and the asking key, a merchant's own to the merchant."
+    )
+    appeal_reason: str | None = Field(None, description="Deprecated: the newest entry of `appeals`.")
+    appealed_at: str | None = Field(None, description="Deprecated: the newest entry of `appeals`.")
 
 
 class BrandImageIn(BaseModel):

@@ -5,7 +5,8 @@ Where the moderator runs is the backend's business: `LocalModeration` runs it in
 coalescing worker thread (bigger batches under load, no GIL thrash, the event loop stays free); a Ray
 deployment handle can stand in for it with the same two coroutines (see `serving/deployments`). The
 service itself validates records one by one (a bad record becomes an error entry, the others are
-moderated), writes every decision to the audit log, and answers decision lookups and appeals.
+moderated), writes every decision to the audit log with the key that asked and the merchant the listing
+names, and answers decision lookups and appeals for those keys alone (others get the 404 of an unknown id).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import anyio
 
 from common.coalescing import CoalescingWorker
 from common.errors import InputError
-from moderation.audit import AuditLog, input_hash
+from moderation.audit import AppealLimitError, AuditLog, Viewer, input_hash
 from moderation.moderator import Moderator
 from moderation.policy import Policy
 from moderation.schema import (
@@ -108,62 +109,76 @@ class ModerationService:
     async def moderate_records(self, records: list[Any], api_key: str, param: str = "listings") -> list[RecordSlot]:
         """Results in input order; a bad record becomes an error entry and the rest are moderated."""
         slots: list[RecordSlot | None] = [None] * len(records)
-        valid: list[tuple[int, Listing, str]] = []
+        valid: list[tuple[int, Listing, str, str | None]] = []
         for index, record in enumerate(records):
             where = f"{param}.{index}"
             try:
-                listing = ListingIn.parse(record, where).to_listing(where)
+                wire = ListingIn.parse(record, where)
+                listing = wire.to_listing(where)
             except InputError as exc:
                 record_id = record.get("id") if isinstance(record, dict) else None
                 slots[index] = {"id": record_id if isinstance(record_id, str | int) else None, "error": exc.to_dict()}
                 continue
-            valid.append((index, listing, input_hash(record)))
+            valid.append((index, listing, input_hash(record), wire.merchant_id))
         if valid:
-            results = await self._moderate([listing for _, listing, _ in valid], [d for _, _, d in valid], api_key)
-            for (index, _, _), result in zip(valid, results, strict=True):
+            results = await self._moderate(
+                [listing for _, listing, _, _ in valid], [d for _, _, d, _ in valid], api_key, [m for *_, m in valid]
+            )
+            for (index, *_), result in zip(valid, results, strict=True):
                 slots[index] = result
         return [slot for slot in slots if slot is not None]
 
     async def moderate_text(self, request: TextIn, api_key: str) -> ModerationResult:
         """One free text (a comment, a note body)."""
         listing = Listing(id=request.id, body=request.text, category=request.category)
-        [result] = await self._moderate([listing], [input_hash(request.model_dump())], api_key)
+        [result] = await self._moderate([listing], [input_hash(request.model_dump())], api_key, [request.merchant_id])
         return result
 
     async def moderate_images(self, request: ImagesIn, api_key: str) -> ModerationResult:
         """Images alone: matched against the brand-protection registry."""
         images = [decode_base64_image(image, f"images.{i}") for i, image in enumerate(request.images)]
         listing = Listing(id=request.id, images=images)
-        [result] = await self._moderate([listing], [input_hash(request.model_dump())], api_key)
+        [result] = await self._moderate([listing], [input_hash(request.model_dump())], api_key, [request.merchant_id])
         return result
 
-    async def _moderate(self, listings: list[Listing], digests: list[str], api_key: str) -> list[ModerationResult]:
+    async def _moderate(
+        self, listings: list[Listing], digests: list[str], api_key: str, merchant_ids: list[str | None]
+    ) -> list[ModerationResult]:
         results = await self.backend.moderate(listings)
         if self._audit_writer is not None:
-            await self._audit_writer.submit([(r, d, api_key) for r, d in zip(results, digests, strict=True)])
+            rows = zip(results, digests, merchant_ids, strict=True)
+            await self._audit_writer.submit([(r, d, api_key, m) for r, d, m in rows])
         return results
 
-    def _record(self, items: list[tuple[ModerationResult, str, str]]) -> list[str]:
-        by_key: dict[str, list[tuple[ModerationResult, str]]] = {}
-        for result, digest, api_key in items:
-            by_key.setdefault(api_key, []).append((result, digest))
-        for api_key, pairs in by_key.items():
-            self.audit.record_many(pairs, api_key)  # type: ignore[union-attr]
-        return [result.decision_id or "" for result, _, _ in items]
+    def _record(self, items: list[tuple[ModerationResult, str, str, str | None]]) -> list[str]:
+        by_key: dict[str, list[tuple[ModerationResult, str, str | None]]] = {}
+        for result, digest, api_key, merchant_id in items:
+            by_key.setdefault(api_key, []).append((result, digest, merchant_id))
+        for api_key, entries in by_key.items():
+            pairs = [(result, digest) for result, digest, _ in entries]
+            self.audit.record_many(pairs, api_key, [m for _, _, m in entries])  # type: ignore[union-attr]
+        return [result.decision_id or "" for result, *_ in items]
 
     # -- decisions -------------------------------------------------------------------------------------
-    def decision(self, decision_id: str) -> DecisionOut:
-        """A recorded decision; 404 `InputError` when unknown."""
-        record = self.audit.get(decision_id) if self.audit else None
+    def decision(self, decision_id: str, viewer: Viewer) -> DecisionOut:
+        """A recorded decision as `viewer` may see it; 404 `InputError` when unknown or not `viewer`'s to see."""
+        record = self.audit.get(decision_id, viewer) if self.audit else None
         if record is None:
-            raise InputError(f"decision_id: no decision {decision_id}", "decision_id", status=404)
+            raise _no_decision(decision_id)
         return DecisionOut(**record)
 
-    def appeal(self, decision_id: str, reason: str) -> DecisionOut:
-        """Mark a decision for human review; the original decision is kept."""
-        record = self.audit.appeal(decision_id, reason) if self.audit else None
+    def appeal(self, decision_id: str, reason: str, viewer: Viewer) -> DecisionOut:
+        """Add `viewer`'s appeal (earlier ones are kept) and mark the decision for human review.
+
+        404 `InputError` when unknown or not `viewer`'s to see (the same keys may read and appeal), 409 when
+        `viewer` has appealed it `MAX_APPEALS_PER_KEY` times.
+        """
+        try:
+            record = self.audit.appeal(decision_id, reason, viewer) if self.audit else None
+        except AppealLimitError as exc:
+            raise InputError(f"decision_id: {exc}", "decision_id", status=409) from None
         if record is None:
-            raise InputError(f"decision_id: no decision {decision_id}", "decision_id", status=404)
+            raise _no_decision(decision_id)
         return DecisionOut(**record)
 
     async def register_brand_image(self, brand: str, request: BrandImageIn) -> BrandImageOut:
@@ -171,3 +186,8 @@ class ModerationService:
         data = decode_base64_image(request.image, "image")
         image_id, count = await self.backend.register_image(brand, data, request.kind)
         return BrandImageOut(brand=brand, image_id=image_id, registered_images=count)
+
+
+def _no_decision(decision_id: str) -> InputError:
+    """The answer for an unknown decision and for another key's alike: existence is not disclosed."""
+    return InputError(f"decision_id: no decision {decision_id}", "decision_id", status=404)

@@ -30,9 +30,23 @@ def route_modules() -> list[ModuleType]:
         translate,
         tryon,
         videos,
+        whoami,
     )
 
-    return [system, models, jobs, moderation, tryon, copy, images, videos, glossaries, translate, libretranslate]
+    return [
+        system,
+        whoami,
+        models,
+        jobs,
+        moderation,
+        tryon,
+        copy,
+        images,
+        videos,
+        glossaries,
+        translate,
+        libretranslate,
+    ]
 
 
 def job_handlers(services: Services) -> dict[str, JobHandler]:

@@ -3,6 +3,7 @@
 from moderation.schema import (
     MAX_BATCH,
     AppealIn,
+    AppealOut,
     BrandImageIn,
     BrandImageOut,
     DecisionOut,
@@ -20,6 +21,7 @@ from moderation.schema import (
 __all__ = [
     "MAX_BATCH",
     "AppealIn",
+    "AppealOut",
     "BrandImageIn",
     "BrandImageOut",
     "DecisionOut",

@@ -1,4 +1,8 @@
-"""`/v1/moderation/*`: listings (batch), text, images, decisions and appeals, brand image registry."""
+"""`/v1/moderation/*`: listings (batch), text, images, decisions and appeals, brand image registry.
+
+A decision is readable, and appealable, by the key that asked for it, by the merchant the listing named
+(`merchant_id`) and by admin keys; any other key gets the 404 of an unknown id (a 403 would say it exists).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
 
 from moderation import ModerationResult
+from moderation.audit import Viewer
 from moderation.service import ModerationService
 from serving.auth import Principal
 from serving.protocol import ErrorEnvelope
@@ -37,6 +42,10 @@ _DECISION_ID = Path(pattern=r"^[0-9a-f]{32}$", description="decision_id from a m
 
 def _out(result: ModerationResult) -> ModerationOut:
     return ModerationOut.model_validate(result.to_dict())
+
+
+def _viewer(principal: Principal) -> Viewer:
+    return Viewer(principal.key_id, admin=principal.is_admin)
 
 
 @router.post("/listings", response_model=ListingsOut)
@@ -72,21 +81,29 @@ async def moderate_images(
 @router.get("/decisions/{decision_id}", response_model=DecisionOut, responses={404: {"model": ErrorEnvelope}})
 def get_decision(
     decision_id: str = _DECISION_ID,
-    _: Principal = Depends(any_key),
+    principal: Principal = Depends(any_key),
     service: ModerationService = Depends(get_moderation),
 ) -> DecisionOut:
-    return service.decision(decision_id)
+    """The decision with the appeals this key may see (404 unless it asked, is the listing's merchant, or admin)."""
+    return service.decision(decision_id, _viewer(principal))
 
 
-@router.post("/decisions/{decision_id}/appeal", response_model=DecisionOut, responses={404: {"model": ErrorEnvelope}})
+@router.post(
+    "/decisions/{decision_id}/appeal",
+    response_model=DecisionOut,
+    responses={404: {"model": ErrorEnvelope}, 409: {"model": ErrorEnvelope}},
+)
 def appeal_decision(
     body: AppealIn,
     decision_id: str = _DECISION_ID,
-    _: Principal = Depends(any_key),
+    principal: Principal = Depends(any_key),
     service: ModerationService = Depends(get_moderation),
 ) -> DecisionOut:
-    """Mark a decision for human review (merchants appeal; the original decision is kept)."""
-    return service.appeal(decision_id, body.reason)
+    """Add an appeal and mark the decision for human review; earlier appeals and the decision are kept.
+
+    The keys that may read the decision may appeal it (404 for others); 409 after 5 appeals by one key.
+    """
+    return service.appeal(decision_id, body.reason, _viewer(principal))
 
 
 @router.post("/brands/{brand}/images", response_model=BrandImageOut, status_code=201)

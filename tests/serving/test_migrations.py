@@ -35,6 +35,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from moderation import AuditLog
+from moderation.audit import Viewer
 from moderation.types import ModerationResult
 from serving import db
 from serving.jobs import JobState, JobStore
@@ -169,7 +170,7 @@ def make_pre_migration_database(url: str, only: tuple[str, ...] = ("jobs", "mode
 # -- upgrades ----------------------------------------------------------------------------------------------
 def test_upgrade_from_empty_then_stores_work(empty_url):
     assert db.current(empty_url) is None
-    assert db.upgrade(empty_url) == db.head() == "0003"
+    assert db.upgrade(empty_url) == db.head() == "0004"
     assert db.current(empty_url) == db.head()
     assert {"jobs", "moderation_decisions", "glossaries", "glossary_terms", db.VERSION_TABLE} <= tables(empty_url)
     assert db.upgrade(empty_url) == db.head()  # a second start changes nothing
@@ -182,7 +183,7 @@ def test_upgrade_from_empty_then_stores_work(empty_url):
         audit = AuditLog(store.engine)
         result = ModerationResult(id="L9", decision="pass", risk=0.1, labels=[], engine="rules", versions={})
         [decision_id] = audit.record_many([(result, "f" * 64)])
-        assert audit.get(decision_id)["id"] == "L9"
+        assert audit.get(decision_id, Viewer("", admin=True))["id"] == "L9"
     finally:
         store.close()
 
@@ -207,7 +208,7 @@ def test_pre_migration_database_is_stamped_and_upgraded_keeping_rows(empty_url, 
         old = store.get(OLD_JOB["id"])
         assert old.state == JobState.SUCCEEDED and old.result == OLD_JOB["result"] and old.webhook_attempts == 2
         assert old.webhook_next_at is None and [j.id for j in store.pending_webhooks()] == [OLD_JOB["id"]]
-        assert AuditLog(store.engine).get(OLD_DECISION["id"])["decision"] == "block"
+        assert AuditLog(store.engine).get(OLD_DECISION["id"], Viewer("", admin=True))["decision"] == "block"
     finally:
         store.close()
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from serving.auth import key_id
 from tests.conftest import ADMIN_KEY, MERCHANT_KEY, PLATFORM_KEY, auth
 from tests.serving.test_contract import assert_envelope
 
@@ -96,7 +97,9 @@ def test_text_endpoint_and_bad_text(client):
 
 
 def test_audit_record_and_appeal(client):
-    [result] = moderate(client, [{"id": "sku-9", "title": "兼职刷单日结"}]).json()["results"]
+    """The listing's merchant reads and appeals its decision (who else may: tests/serving/test_object_auth.py)."""
+    listing = {"id": "sku-9", "title": "兼职刷单日结", "merchant_id": key_id(MERCHANT_KEY)}
+    [result] = moderate(client, [listing]).json()["results"]
     decision_id = result["decision_id"]
     stored = client.get(f"/v1/moderation/decisions/{decision_id}", headers=auth(MERCHANT_KEY)).json()
     assert stored["decision"] == result["decision"] and stored["id"] == "sku-9"
