@@ -63,6 +63,9 @@ class Runtime:
         self.replica_id = f"{socket.gethostname()}:{os.getpid()}"
         self.store = self.services.store
         handlers = {**job_handlers(self.services), **(extra_jobs or {})}
+        webhooks = WebhookSender.from_settings(self.store, settings)
+        #: The SSRF guard webhook URLs pass at submit time; the sender checks them again when it sends.
+        self.webhook_policy = webhooks.policy
         self.runner = JobRunner(
             self.store,
             handlers,
@@ -70,7 +73,7 @@ class Runtime:
             workers=settings.job_workers,
             heartbeat_s=settings.job_heartbeat_s,
             stale_after_s=settings.job_stale_after_s,
-            webhooks=WebhookSender.from_settings(self.store, settings),
+            webhooks=webhooks,
         )
         self.started = False
 
@@ -113,6 +116,14 @@ class Runtime:
             await asyncio.sleep(every_s)
 
     def submit(self, kind: str, params: dict[str, Any], owner_key: str, webhook_url: str | None = None):
+        """Queue a job. Every route that takes a `webhook_url` comes through here, so the SSRF guard is one check:
+
+        Raises:
+            TargetRefused: (422, param `webhook_url`) a scheme other than http/https, or a host that does not
+                resolve only to public addresses (or ones `webhook_allow` lets through).
+        """
+        if webhook_url is not None:
+            self.webhook_policy.resolve(webhook_url, "webhook_url")
         job = self.store.create(
             kind,
             params,

@@ -6,12 +6,15 @@ random admin key at start and prints it, and production (`NOTESTUDIO_DEV_MODE=fa
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from common.netguard import parse_allow
 
 __all__ = ["Settings", "SCOPES", "parse_api_keys", "generate_api_key"]
 
@@ -75,6 +78,11 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(
         4, ge=1, le=64, description="Webhook deliveries in flight at once per replica (waiting retries hold none)."
     )
+    webhook_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Internal webhook targets let through the SSRF guard: CIDRs, addresses or host names, comma-"
+        "separated (e.g. 10.20.0.0/16,hooks.corp); everything else must resolve to public addresses only.",
+    )
     studio: bool = Field(True, description="Mount the Gradio studio at /studio.")
     fast_ingress: bool = Field(
         True,
@@ -132,6 +140,19 @@ class Settings(BaseSettings):
     def _absolute_data_dir(cls, value: Path) -> Path:
         """Replicas may run in another working directory: settle the path where it was configured."""
         return value.expanduser().resolve()
+
+    @field_validator("webhook_allow", mode="before")
+    @classmethod
+    def _split_allow(cls, value: Any) -> Any:
+        """`a,b` or a JSON list (the environment's forms), or a list; each entry must be a CIDR, an address or a
+        host name (a bad one fails the settings, naming it)."""
+        if isinstance(value, str):
+            value = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+        if isinstance(value, list):
+            value = [entry.strip() if isinstance(entry, str) else entry for entry in value]
+            value = [entry for entry in value if entry != ""]
+            parse_allow(entry for entry in value if isinstance(entry, str))
+        return value
 
     @field_validator("api_keys")
     @classmethod

@@ -16,9 +16,17 @@
    same attempt twice. Deliveries pending at a restart, or left by a replica that died, are found by the
    scan at start and every `rescan_s`, and keep the backoff that was due.
 
+5. Every attempt goes through the SSRF guard (`common.netguard`): the URL's host is resolved then, every
+   address checked (public only, or in the operator's allow-list), and the request connects to a checked
+   address (Host header and TLS SNI/certificate still the URL's host); a second DNS answer never reaches a
+   socket. Redirects are never followed, and connections are not kept alive (each attempt checks afresh).
+   A refused target fails the delivery at once (no retries); a host that does not resolve is retried.
+
 Delivery is at least once (a receiver may see a job twice if a sender dies after the POST and before
 recording it): receivers should treat the job `id` as an idempotency key. Bodies are signed with
-HMAC-SHA256 (`X-NoteStudio-Signature: sha256=<hex>`) when a secret is configured.
+HMAC-SHA256 (`X-NoteStudio-Signature: sha256=<hex>`) when a secret is configured. Why an attempt failed
+(refused, timed out, connection refused, HTTP status) goes to the log only, never into the job row: the
+public job view says pending / delivered / failed and nothing a caller could probe a network with.
 """
 
 from __future__ import annotations
@@ -31,13 +39,14 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
 from tenacity import RetryCallState, wait_exponential, wait_random_exponential
 
+from common.netguard import OutboundPolicy, TargetRefused
 from serving.jobs.store import Job, JobStore
 
 if TYPE_CHECKING:
@@ -98,6 +107,8 @@ class WebhookSender:
         timeout_s: float = 10.0,
         concurrency: int = 4,
         rescan_s: float = 30.0,
+        allow: Iterable[str] = (),
+        policy: OutboundPolicy | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
@@ -111,12 +122,15 @@ class WebhookSender:
         self.secret = secret.encode() if secret else None
         self.concurrency = concurrency
         self.rescan_s = rescan_s
+        #: Which targets may be sent to: public addresses plus `allow` (an explicit `policy` wins).
+        self.policy = policy or OutboundPolicy(allow)
         # httpx's timeout bounds each phase (connect, write, read); the claim's lease covers all of them.
         self.lease = timedelta(seconds=4 * timeout_s + 5)
         self._client = httpx.Client(
             timeout=timeout_s,
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            trust_env=False,  # no proxy from the environment: the connection goes to the checked address
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=0),
         )
         self._heap: list[tuple[float, int, str]] = []  # (due on the monotonic clock, tie-breaker, job id)
         self._tracked: set[str] = set()  # job ids in the heap or in flight here
@@ -134,6 +148,7 @@ class WebhookSender:
             backoff_s=settings.webhook_backoff_s,
             secret=settings.webhook_secret,
             concurrency=settings.webhook_concurrency,
+            allow=settings.webhook_allow,
         )
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -224,11 +239,11 @@ class WebhookSender:
         job = self.store.claim_webhook(job_id, self.lease)
         if job is None:
             return self._due_in(job_id)
-        delivered, reason = self._post(job)
+        delivered, reason, final = self._post(job)
         attempts = job.webhook_attempts + 1
         if delivered:
             state, next_at, retry_in = "delivered", None, None
-        elif attempts >= self.max_attempts:
+        elif final or attempts >= self.max_attempts:
             state, next_at, retry_in = "failed", None, None
             log.warning("webhook for job %s failed (%s); gave up after %d attempts", job.id, reason, attempts)
         else:
@@ -249,13 +264,31 @@ class WebhookSender:
             return None  # gone, not finished (the runner enqueues it when it is), or done
         return max(0.01, (job.webhook_next_at - datetime.now(UTC)).total_seconds())
 
-    def _post(self, job: Job) -> tuple[bool, str]:
+    def _post(self, job: Job) -> tuple[bool, str, bool]:
+        """One POST: (delivered, why not, whether retrying is pointless). Connects only to checked addresses."""
+        try:
+            target = self.policy.resolve(job.webhook_url or "")
+        except TargetRefused as exc:  # refused now (e.g. DNS rebinding to an internal address): never retried
+            return False, f"target refused ({exc.reason})", exc.reason != "unresolved"
         body = json.dumps(webhook_payload(job), ensure_ascii=False).encode()
-        headers = {"content-type": "application/json", "x-notestudio-event": "job.finished"}
+        headers = {
+            "content-type": "application/json",
+            "x-notestudio-event": "job.finished",
+            "host": target.host_header,
+        }
         if self.secret:
             headers["x-notestudio-signature"] = sign(self.secret, body)
-        try:
-            status = self._client.post(job.webhook_url or "", content=body, headers=headers).status_code
-        except httpx.HTTPError as exc:
-            return False, f"{type(exc).__name__}: {exc}"
-        return 200 <= status < 300, f"HTTP {status}"
+        extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+        reason = "no address"
+        for address in target.addresses:  # the next checked address only when this one cannot be reached
+            try:
+                response = self._client.post(
+                    target.url_for(address), content=body, headers=headers, extensions=extensions
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+                continue
+            except httpx.HTTPError as exc:
+                return False, f"{type(exc).__name__}: {exc}", False
+            return 200 <= response.status_code < 300, f"HTTP {response.status_code}", False
+        return False, reason, False

@@ -1,6 +1,9 @@
-"""Webhook delivery: a bounded pool, waiting retries that hold no worker, jittered backoff, durable state.
+"""Webhook delivery: a bounded pool, waiting retries that hold no worker, jittered backoff, durable state,
+and the SSRF guard at submit and send time.
 
-Receivers are real HTTP servers on free ports (port 0), answering per path as each test plans.
+Receivers are real HTTP servers on free ports (port 0) of 127.0.0.1, answering per path as each test plans.
+Loopback is no allowed webhook target, so senders that must reach them allow-list it (`LOCAL`), as an
+operator would with NOTESTUDIO_WEBHOOK_ALLOW.
 """
 
 from __future__ import annotations
@@ -18,8 +21,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from common.netguard import OutboundPolicy
 from serving.jobs import JobRunner, JobState, JobStore, WebhookSender
 from serving.jobs.webhook import jittered_backoff, sign, webhook_payload
+from tests.conftest import ADMIN_KEY, MERCHANT_KEY, auth, serving_client
+from tests.serving.test_contract import assert_envelope
+
+#: The allow-list that lets senders reach the test receivers.
+LOCAL = ["127.0.0.1"]
 
 STORE_URLS = ["sqlite"] + (
     [os.environ["NOTESTUDIO_TEST_POSTGRES_URL"]] if "NOTESTUDIO_TEST_POSTGRES_URL" in os.environ else []
@@ -58,6 +67,7 @@ class Hit:
     at: float  # time.monotonic() when the request arrived
     body: bytes
     signature: str | None
+    host: str | None = None  # the Host header
 
 
 class Receiver:
@@ -77,7 +87,13 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["content-length"]))
                 with receiver._lock:
                     receiver.hits.append(
-                        Hit(self.path, time.monotonic(), body, self.headers.get("x-notestudio-signature"))
+                        Hit(
+                            self.path,
+                            time.monotonic(),
+                            body,
+                            self.headers.get("x-notestudio-signature"),
+                            self.headers.get("host"),
+                        )
                     )
                     plan = receiver.plans.get(self.path)
                     status = plan.pop(0) if plan else 200
@@ -115,11 +131,12 @@ def receiver():
 
 @pytest.fixture
 def senders(receiver):
-    """Factory of started senders; stopped (after the receiver lets hanging requests go) at teardown."""
+    """Factory of started senders (allow-listing the receivers, unless told otherwise); stopped (after the
+    receiver lets hanging requests go) at teardown."""
     made: list[WebhookSender] = []
 
     def make(job_store: JobStore, start: bool = True, **options) -> WebhookSender:
-        sender = WebhookSender(job_store, **options)
+        sender = WebhookSender(job_store, **({"allow": LOCAL} | options))
         made.append(sender)
         if start:
             sender.start()
@@ -324,9 +341,137 @@ def test_runner_delivers_when_a_job_finishes(store, tmp_path, receiver, senders)
 
 def test_sender_from_settings(settings, store):
     configured = settings.model_copy(
-        update={"webhook_concurrency": 3, "webhook_max_attempts": 7, "webhook_secret": "abc"}
+        update={
+            "webhook_concurrency": 3,
+            "webhook_max_attempts": 7,
+            "webhook_secret": "abc",
+            "webhook_allow": ["10.20.0.0/16", "hooks.corp"],
+        }
     )
     sender = WebhookSender.from_settings(store, configured)
     assert (sender.concurrency, sender.max_attempts, sender.secret) == (3, 7, b"abc")
+    assert sender.policy.hosts == {"hooks.corp"} and [str(n) for n in sender.policy.networks] == ["10.20.0.0/16"]
     with pytest.raises(ValueError, match="concurrency"):
         WebhookSender(store, concurrency=0)
+
+
+# -- the SSRF guard ------------------------------------------------------------------------------------------
+def fake_dns(answers: dict[str, list[str]]):
+    """A `getaddrinfo` whose n-th lookup of a name gets `answers[name][n]` (then the last one again)."""
+    calls: dict[str, int] = {}
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        calls[host] = calls.get(host, 0) + 1
+        if host not in answers:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        address = answers[host][min(calls[host], len(answers[host])) - 1]
+        return [(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    return getaddrinfo
+
+
+def test_the_sender_refuses_internal_targets(store, receiver, senders):
+    """Without an allow-list a loopback receiver gets nothing: the delivery fails at once, without retries."""
+    job = finished_job(store, receiver.url("/inside"))
+    sender = senders(store, allow=[], backoff_s=0.05, max_backoff_s=0.1)
+    sender.enqueue(job.id)
+    failed = wait_for(lambda: (j := store.get(job.id)).webhook_state == "failed" and j)
+    time.sleep(0.3)
+    assert receiver.hits == [] and failed.webhook_attempts == 1
+
+
+def test_dns_rebinding_is_refused_at_send_time(store, receiver, senders):
+    """A name that resolved to a public address when the job was submitted and to loopback when the webhook is
+    sent: the send-time check resolves again, and nothing reaches the loopback receiver."""
+    port = receiver.server.server_address[1]
+    policy = OutboundPolicy(resolver=fake_dns({"rebind.example": ["93.184.216.34", "127.0.0.1"]}))
+    url = f"http://rebind.example:{port}/rebound"
+    assert policy.resolve(url).addresses == ("93.184.216.34",)  # the submit-time check passes
+    job = finished_job(store, url)
+    sender = senders(store, policy=policy)
+    sender.enqueue(job.id)
+    failed = wait_for(lambda: (j := store.get(job.id)).webhook_state == "failed" and j)
+    assert receiver.hits == [] and failed.webhook_attempts == 1
+
+
+def test_the_sender_connects_to_the_checked_address(store, receiver, senders):
+    """The request goes to the address the check saw (the name is resolved once, by the guard), and the receiver
+    still sees the URL's host in the Host header."""
+    port = receiver.server.server_address[1]
+    policy = OutboundPolicy(["hooks.corp"], resolver=fake_dns({"hooks.corp": ["127.0.0.1", "10.66.0.1"]}))
+    job = finished_job(store, f"http://hooks.corp:{port}/named?via=dns")
+    sender = senders(store, policy=policy)
+    sender.enqueue(job.id)
+    delivered(store, job.id)
+    [hit] = receiver.hits
+    assert hit.path == "/named?via=dns" and hit.host == f"hooks.corp:{port}"
+
+
+WEBHOOK_ROUTES = {  # route -> (key, a body that is otherwise valid)
+    "/v1/images": (MERCHANT_KEY, {"items": [{}, {}]}),
+    "/v1/videos": (MERCHANT_KEY, {"photos": ["PHOTO"], "width": 360, "fps": 12, "duration": 6}),
+    "/v1/copy/notes/batch": (MERCHANT_KEY, {"products": [{"product": "防晒霜"}]}),
+    "/v1/models/check": (ADMIN_KEY, {}),
+}
+
+
+@pytest.fixture(scope="module")
+def photo() -> str:
+    import base64
+
+    import cv2
+
+    from generation.image.testing import product_shot
+
+    shot = product_shot("bottle", "white", size=(600, 800), seed=3)
+    return base64.b64encode(cv2.imencode(".png", cv2.cvtColor(shot.rgb, cv2.COLOR_RGB2BGR))[1].tobytes()).decode()
+
+
+@pytest.mark.parametrize("route", list(WEBHOOK_ROUTES))
+def test_every_route_refuses_internal_webhook_urls_with_one_422(client, route, photo):
+    key, body = WEBHOOK_ROUTES[route]
+    body = {k: ([photo] if v == ["PHOTO"] else v) for k, v in body.items()}
+    refused = [
+        "http://127.0.0.1:8000/hook",
+        "http://[::1]/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://10.0.0.7/hook",
+        "http://172.16.5.4/hook",
+        "http://192.168.1.20/hook",
+        "http://100.64.1.1/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[fd00:ec2::254]/latest/meta-data/",
+        "http://localhost:8000/hook",
+    ]
+    for url in refused:
+        response = client.post(route, json={**body, "webhook_url": url}, headers=auth(key))
+        error = assert_envelope(response, 422, "invalid_request", "webhook_url")
+        assert error["message"].startswith("webhook_url: ") and "NOTESTUDIO_WEBHOOK_ALLOW" in error["message"], url
+    ftp = client.post(route, json={**body, "webhook_url": "ftp://93.184.216.34/x"}, headers=auth(key))
+    assert_envelope(ftp, 422, "invalid_request", "webhook_url")
+    assert client.get("/v1/jobs", headers=auth(key)).json()["jobs"] == []  # nothing was queued
+
+
+def test_the_allow_list_lets_a_chosen_target_through_and_the_job_view_says_only_the_state(tmp_path):
+    """With 127.0.0.1 allow-listed a loopback webhook is accepted; one that cannot be delivered shows as
+    `failed` in the job, with nothing about why (connection refused and timed out read the same)."""
+    nobody = f"http://127.0.0.1:{free_port()}/nobody-listens"
+    with serving_client(tmp_path / "var", webhook_allow=["127.0.0.1"], webhook_max_attempts=1) as allowed:
+        body = {"products": [{"product": "防晒霜"}], "webhook_url": nobody}
+        created = allowed.post("/v1/copy/notes/batch", json=body, headers=auth(MERCHANT_KEY))
+        assert created.status_code == 202, created.text
+        job_id = created.json()["id"]
+        job = wait_for(
+            lambda: (
+                (r := allowed.get(f"/v1/jobs/{job_id}", headers=auth(MERCHANT_KEY)).json())["webhook_state"] == "failed"
+                and r
+            ),
+            timeout=120,  # a fresh service warms up first (on a busy machine, tens of seconds)
+        )
+    assert job["state"] == "succeeded" and job["error"] is None
+    assert set(job) == {
+        *("id", "kind", "state", "progress", "message", "result", "error", "attempts", "webhook_state"),
+        *("created_at", "started_at", "finished_at", "links"),
+    }
+    shown = json.dumps(job).lower()
+    assert not any(word in shown for word in ("refused", "connect", "timeout", "timed out", "nobody-listens"))
