@@ -30,6 +30,8 @@ __all__ = ["JobCancelled", "JobContext", "JobHandler", "JobRunner"]
 
 log = logging.getLogger(__name__)
 
+_STOPPED = "requeued: the service stopped while it ran"
+
 
 class JobCancelled(Exception):
     """Raised inside a handler by `ctx.report` once the job was cancelled."""
@@ -125,21 +127,29 @@ class JobRunner:
     def stop(self, timeout: float = 2.0) -> None:
         """Stop taking work and hand running jobs back to the queue at once.
 
-        A shutdown must not wait for a long job (Ctrl-C stops the service in seconds): each running job is
-        requeued now — its interrupted run does not count as an attempt — so another replica, or this
-        service after a restart, runs it again; a job whose cancel was requested ends as cancelled instead.
-        Handlers still running are told to stop at their next progress report; worker threads get
-        `timeout` seconds in all, then are left to die with the process.
+        A shutdown must not wait for a long job (Ctrl-C stops the service in seconds):
+
+        1. From this call on no worker starts a job: a claim already in flight when it began is handed back
+           untouched (see `_begin`), so nothing new runs during the drain.
+        2. Each running job is requeued now — its interrupted run does not count as an attempt — so another
+           replica, or this service after a restart, runs it again; a job whose cancel was requested ends as
+           cancelled instead.
+        3. Only jobs that finished (succeeded, failed, cancelled) get their webhook; a requeued job sends
+           none now, and sends its one webhook when it finishes after the restart.
+
+        Handlers still running are told to stop at their next progress report; worker threads get `timeout`
+        seconds in all, then are left to die with the process.
         """
-        self._stop.set()
-        self._wake.set()
-        with self._running_lock:
+        with self._running_lock:  # `_begin` registers under this lock: a job is either in `running` or refused
+            self._stop.set()
             running = list(self._running)
+        self._wake.set()
         for job_id in running:
             job = self.store.get(job_id)
             if job is not None and job.cancel_requested:
                 self.store.finish(job_id, self.worker_id, JobState.CANCELLED, message="cancelled")
-            elif self.store.release(job_id, self.worker_id, "requeued: the service stopped while it ran"):
+                self._after_finish(job_id)
+            elif self.store.release(job_id, self.worker_id, _STOPPED):
                 log.warning("job %s (%s) requeued: the service is stopping", job_id, job.kind if job else "?")
         deadline = time.monotonic() + timeout
         for thread in self._threads:
@@ -168,7 +178,18 @@ class JobRunner:
                 self._wake.wait(self.poll_s)
                 self._wake.clear()
                 continue
+            if not self._begin(job):
+                self.store.release(job.id, self.worker_id, "requeued: the service stopped before it ran")
+                return
             self._run(job)
+
+    def _begin(self, job: Job) -> bool:
+        """Register a claimed job as running here; False (run nothing) once `stop` began."""
+        with self._running_lock:
+            if self._stop.is_set():
+                return False
+            self._running[job.id] = (0.0, "running")
+            return True
 
     def _heartbeat_loop(self) -> None:
         while not self._stop.wait(self.heartbeat_s):
@@ -179,9 +200,6 @@ class JobRunner:
             self.recover()
 
     def _run(self, job: Job) -> None:
-        with self._running_lock:
-            self._running[job.id] = (0.0, "running")
-
         def report(progress: float, message: str) -> bool:
             with self._running_lock:
                 self._running[job.id] = (progress, message)
@@ -192,7 +210,7 @@ class JobRunner:
             result = self.handlers[job.kind](ctx)
         except JobCancelled:
             if self._stop.is_set() and not self.store.heartbeat(job.id, self.worker_id):
-                self.store.release(job.id, self.worker_id, "requeued: the service stopped while it ran")
+                self.store.release(job.id, self.worker_id, _STOPPED)
             else:
                 self.store.finish(job.id, self.worker_id, JobState.CANCELLED, message="cancelled")
         except Exception as exc:  # a failing handler fails its job, never the worker thread
@@ -206,7 +224,8 @@ class JobRunner:
         self._after_finish(job.id)
 
     def _after_finish(self, job_id: str) -> None:
+        """Hand a finished job's webhook to the sender; a job that was requeued (not finished) sends none."""
         if self.webhooks is not None:
             job = self.store.get(job_id)
-            if job is not None and job.webhook_state == "pending":
+            if job is not None and job.terminal and job.webhook_state == "pending":
                 self.webhooks.enqueue(job_id)

@@ -1,5 +1,5 @@
 """Webhook delivery: a bounded pool, waiting retries that hold no worker, jittered backoff, durable state,
-and the SSRF guard at submit and send time.
+the SSRF guard at submit and send time, and shutdowns that lose no webhook.
 
 Receivers are real HTTP servers on free ports (port 0) of 127.0.0.1, answering per path as each test plans.
 Loopback is no allowed webhook target, so senders that must reach them allow-list it (`LOCAL`), as an
@@ -475,3 +475,90 @@ def test_the_allow_list_lets_a_chosen_target_through_and_the_job_view_says_only_
     }
     shown = json.dumps(job).lower()
     assert not any(word in shown for word in ("refused", "connect", "timeout", "timed out", "nobody-listens"))
+
+
+# -- shutdowns lose no webhook ---------------------------------------------------------------------------------
+class ClaimLog(JobStore):
+    """A store that records when each claim began and what it took, and can hold one successful claim before it
+    returns (`hold` armed: the claim is done in the database, the worker has not seen it yet)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.claims: list[tuple[float, str]] = []
+        self.hold, self.held, self.go = threading.Event(), threading.Event(), threading.Event()
+
+    def claim(self, worker, kinds=None):
+        began = time.monotonic()
+        job = super().claim(worker, kinds)
+        if job is not None:
+            self.claims.append((began, job.id))
+            if self.hold.is_set():
+                self.hold.clear()
+                self.held.set()
+                self.go.wait(10)
+        return job
+
+
+def test_a_job_interrupted_by_shutdown_sends_one_webhook_with_its_result_after_the_restart(tmp_path, receiver, senders):
+    """Stop a runner while job A runs and while a worker's claim of job B is in flight; restart on the same
+    database. Nothing starts once the stop began, nothing is sent for the requeued jobs, neither interruption
+    counts as an attempt, and after the restart each job sends exactly one webhook: its final state and result."""
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    dies = threading.Event()  # set at teardown: the first process's handlers never return before the restart
+    started_first: list[str] = []
+
+    def first_run(ctx):  # one long silent step (a model call) when the service stops
+        started_first.append(ctx.job_id)
+        dies.wait(30)
+        return {"made": "by the stopped runner"}
+
+    def second_run(ctx):
+        ctx.report(0.5, "half")
+        return {"made": ctx.params["n"]}
+
+    options = {"workers": 2, "heartbeat_s": 0.1, "stale_after_s": 1.0, "poll_s": 0.02}
+    first = ClaimLog(url)
+    second = None
+    try:
+        runner = JobRunner(first, {"w": first_run}, tmp_path / "art", webhooks=senders(first, start=False), **options)
+        runner.start()
+        a = first.create("w", {"n": 1}, webhook_url=receiver.url("/a"), max_attempts=2)
+        wait_for(lambda: a.id in started_first)
+        first.hold.set()
+        b = first.create("w", {"n": 2}, webhook_url=receiver.url("/b"), max_attempts=2)
+        assert first.held.wait(5)  # the other worker claimed B; the stop begins before it sees the claim
+        threading.Timer(0.3, first.go.set).start()
+        stop_began = time.monotonic()
+        runner.stop(timeout=2.0)
+        wait_for(lambda: first.get(b.id).state == JobState.QUEUED, timeout=3)
+
+        assert started_first == [a.id]  # B never started in the stopping runner
+        assert [job_id for began, job_id in first.claims if began >= stop_began] == []  # no claim after the stop
+        for job in (first.get(a.id), first.get(b.id)):
+            assert job.state == JobState.QUEUED and job.attempts == 0  # requeued, the interruption not counted
+            assert job.webhook_state == "pending" and job.webhook_attempts == 0
+        time.sleep(0.3)
+        assert receiver.hits == []  # nothing sent for a requeued job
+
+        second = JobStore(url)  # the restarted service
+        restarted = JobRunner(
+            second, {"w": second_run}, tmp_path / "art", webhooks=senders(second, start=False), **options
+        )
+        restarted.start()
+        try:
+            done = {job.id: delivered(second, job.id) for job in (a, b)}
+            time.sleep(0.5)
+        finally:
+            restarted.stop()
+    finally:
+        dies.set()
+        first.go.set()
+        first.close()
+        if second is not None:
+            second.close()
+
+    for job, path, n in ((a, "/a", 1), (b, "/b", 2)):
+        [hit] = receiver.hits_for(path)  # exactly one webhook per job
+        payload = json.loads(hit.body)
+        assert payload["state"] == "succeeded" and payload["result"] == {"made": n} and payload["id"] == job.id
+        assert done[job.id].attempts == 1 and done[job.id].webhook_attempts == 1
