@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from serving.capabilities import route_modules
 from serving.errors import install_error_handlers
+from serving.guards import DevHostGuard, StudioUploadGuard, is_loopback_bind
 from serving.limits import BodySizeLimit
 from serving.metrics import MetricsMiddleware
 from serving.runtime import Runtime
@@ -46,7 +47,13 @@ def create_api(runtime: Runtime) -> FastAPI:
     install_error_handlers(app)
     for module in route_modules():
         app.include_router(module.router)
-    # Outermost first: metrics see every response, including 413s from the size limit.
-    app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)
+    # Added innermost first: metrics see every response, including 421s, 401s and 413s from the guards.
+    settings = runtime.settings
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.studio:
+        dev_loopback = settings.dev_key if is_loopback_bind(settings.host) else None
+        app.add_middleware(StudioUploadGuard, keys=runtime.keys, page_key=dev_loopback)
+    if settings.dev_key and is_loopback_bind(settings.host):
+        app.add_middleware(DevHostGuard, port=settings.port)
     app.add_middleware(MetricsMiddleware, metrics=runtime.metrics, replica=runtime.replica_id)
     return app

@@ -24,7 +24,7 @@ from serving.deployments.shared_state import SharedState
 from serving.deployments.tryon import TryOnSessions
 from serving.settings import Settings
 
-__all__ = ["build_app", "Ingress", "DEPLOYMENT_OPTION_KEYS"]
+__all__ = ["build_app", "asgi_app", "Ingress", "DEPLOYMENT_OPTION_KEYS"]
 
 log = logging.getLogger("notestudio")
 
@@ -72,17 +72,7 @@ class Ingress:
         self.runtime.start()
 
     def __serve_build_asgi_app__(self):
-        from serving.api import create_api
-
-        app = create_api(self.runtime)
-        if self.settings.studio:
-            import gradio as gr
-
-            from ui.studio import build_studio
-
-            studio = build_studio(api_url=f"http://127.0.0.1:{self.settings.port}", settings=self.settings)
-            app = gr.mount_gradio_app(app, studio, path="/studio")
-        return app
+        return asgi_app(self.runtime)
 
     def ready(self) -> bool:
         """Used by tests through a deployment handle."""
@@ -112,6 +102,23 @@ class Ingress:
         runtime = getattr(self, "runtime", None)
         if runtime is not None:
             runtime.stop()
+
+
+def asgi_app(runtime: Any) -> Any:
+    """The FastAPI app of one ingress replica (`create_api`), with the studio mounted when configured."""
+    from serving.api import create_api
+
+    app = create_api(runtime)
+    settings = runtime.settings
+    if settings.studio:
+        import gradio as gr
+
+        from serving.guards import STUDIO_PATH
+        from ui.studio import build_studio
+
+        studio = build_studio(api_url=f"http://127.0.0.1:{settings.port}", settings=settings)
+        app = gr.mount_gradio_app(app, studio, path=STUDIO_PATH)
+    return app
 
 
 def _split_args(args: dict[str, Any]) -> tuple[Settings, dict[str, dict[str, Any]]]:

@@ -7,10 +7,11 @@ job rows and logs record, so a leaked database or log never leaks a key.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import threading
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from fastapi import Request
 
@@ -21,6 +22,10 @@ __all__ = ["Principal", "KeyRing", "RateLimiter", "LocalRateLimiter", "TokenBuck
 
 def key_id(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def _session_token(digest: str) -> str:
+    return hmac.new(bytes.fromhex(digest), b"notestudio studio session v1", hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -39,10 +44,27 @@ class Principal:
 
 
 class KeyRing:
-    """Looks up `Authorization: Bearer KEY` or `X-API-Key: KEY`."""
+    """Looks up `Authorization: Bearer KEY` or `X-API-Key: KEY`, and the studio's session tokens."""
 
     def __init__(self, keys: dict[str, frozenset[str]]) -> None:
         self._by_digest = {hashlib.sha256(k.encode()).hexdigest(): scopes for k, scopes in keys.items()}
+        self._by_session = {_session_token(digest): digest for digest in self._by_digest}
+
+    def key_from_headers(self, headers: dict[str, str] | Any) -> str:
+        """The key of `Authorization: Bearer KEY` or `X-API-Key: KEY` ('' when neither is sent)."""
+        header = headers.get("authorization", "")
+        return header[7:].strip() if header[:7].lower() == "bearer " else headers.get("x-api-key", "").strip()
+
+    def session_token(self, key: str) -> str | None:
+        """The studio's session cookie for a valid `key` (None for an unknown one). It admits uploads to the
+        studio only, never the API, and is the same on every replica and restart; it dies with its key."""
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        return _session_token(digest) if digest in self._by_digest else None
+
+    def session_principal(self, token: str) -> Principal | None:
+        """Whose studio session `token` is (None: not one of a configured key)."""
+        digest = self._by_session.get(token)
+        return None if digest is None else Principal(digest[:12], self._by_digest[digest])
 
     def lookup(self, key: str) -> Principal | None:
         """The principal of a key given some other way (LibreTranslate clients send `api_key` in the body)."""
@@ -51,8 +73,7 @@ class KeyRing:
         return None if scopes is None else Principal(digest[:12], scopes)
 
     def authenticate(self, request: Request) -> Principal:
-        header = request.headers.get("authorization", "")
-        key = header[7:].strip() if header[:7].lower() == "bearer " else request.headers.get("x-api-key", "").strip()
+        key = self.key_from_headers(request.headers)
         if not key:
             raise ApiError(
                 401,

@@ -204,6 +204,8 @@ def test_studio_in_a_real_browser(server, tmp_path):
         # Not "networkidle": the studio keeps streaming connections (webcam tab, queue heartbeats) open.
         page.goto(f"{server.url}/studio/", wait_until="domcontentloaded", timeout=60_000)
         expect(page.get_by_text("Note Studio").first).to_be_visible(timeout=30_000)
+        # The dev key arrives with the page's load event (never in the page or /studio/config).
+        expect(page.get_by_label("API key")).to_have_value(server.key, timeout=30_000)
         page.get_by_role("button", name="List models").click()
         expect(page.get_by_text("qwen2.5-1.5b-instruct").first).to_be_visible(timeout=30_000)
         page.get_by_role("button", name="Check models").click()
@@ -211,6 +213,38 @@ def test_studio_in_a_real_browser(server, tmp_path):
         expect(page.locator(":text-is('missing'):visible").first).to_be_visible(timeout=60_000)
         expect(page.locator(":text('hf download'):visible").first).to_be_visible()
         page.screenshot(path=str(tmp_path / "studio.png"), full_page=True)
+        browser.close()
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian chromium not installed (make test installs it)")
+def test_a_key_typed_into_the_studio_opens_its_uploads(server):
+    """Studio uploads need the session cookie: a browser without one is refused; typing the key into the studio
+    trades it for the cookie (the page's script), and uploads pass."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from serving.guards import SESSION_COOKIE
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--headless", "--no-sandbox"])
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(f"{server.url}/studio/", wait_until="domcontentloaded", timeout=60_000)
+        key = page.get_by_label("API key")
+        expect(key).to_have_value(server.key, timeout=30_000)
+        context.clear_cookies()  # as a browser that was never handed the dev server's session
+
+        def upload() -> int:
+            file = {"name": "note.txt", "mimeType": "text/plain", "buffer": b"hello"}
+            return page.request.post(f"{server.url}/studio/gradio_api/upload", multipart={"files": file}).status
+
+        assert upload() == 401
+        key.fill("")
+        key.fill(server.key)
+        deadline = time.monotonic() + 30
+        while not any(c["name"] == SESSION_COOKIE for c in context.cookies()):
+            assert time.monotonic() < deadline, "typing the key set no session cookie"
+            time.sleep(0.2)
+        assert upload() == 200
         browser.close()
 
 
@@ -236,6 +270,7 @@ def test_video_tab_makes_a_video_that_plays_in_chromium(server, tmp_path):
         )
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(f"{server.url}/studio/", wait_until="domcontentloaded", timeout=60_000)
+        expect(page.get_by_label("API key")).to_have_value(server.key, timeout=30_000)
         page.get_by_role("tab", name="Video").click()
         panel = page.get_by_role("tabpanel")
         panel.locator("input[type=file]").first.set_input_files(files)

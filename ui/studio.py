@@ -6,11 +6,11 @@ lays out its components inside an open `gr.Tab`; this module only assembles them
 
 from __future__ import annotations
 
-import ipaddress
 from typing import TYPE_CHECKING
 
 import gradio as gr
 
+from serving.guards import STUDIO_PATH, is_loopback_bind, is_loopback_host
 from ui.tabs import copy, images, service, translate, tryon, video
 
 if TYPE_CHECKING:
@@ -29,13 +29,24 @@ TABS = [
 ]
 
 
-def _prefill_key(settings: Settings) -> str:
-    """The dev key is offered only when the service listens on loopback: nobody else can reach the page."""
-    try:
-        loopback = ipaddress.ip_address(settings.host).is_loopback
-    except ValueError:
-        loopback = settings.host == "localhost"
-    return (settings.dev_key or "") if loopback else ""
+def _dev_key(settings: Settings):
+    """The page's load event: the generated dev key, offered only when the service listens on loopback and the
+    browser asked for it by a loopback name on our port. The key is never part of the page or `/studio/config`
+    (anyone who can reach those could read it), and a DNS-rebinding page asks under its own name."""
+
+    def key_for(request: gr.Request) -> str:
+        host = request.headers.get("host") if request is not None else None
+        offer = settings.dev_key and is_loopback_bind(settings.host) and is_loopback_host(host, settings.port)
+        return settings.dev_key if offer else ""
+
+    return key_for
+
+
+#: Trade the key entered for the studio's session cookie: Gradio's uploads carry no key of their own.
+_SESSION_JS = f"""(key) => {{
+    if (key) fetch("{STUDIO_PATH}/session", {{method: "POST", headers: {{"Authorization": "Bearer " + key}}}});
+    return [];
+}}"""
 
 
 def build_studio(api_url: str, settings: Settings) -> gr.Blocks:
@@ -44,8 +55,11 @@ def build_studio(api_url: str, settings: Settings) -> gr.Blocks:
             "# Note Studio\nNotes that sell — note copy, covers, videos, translation and AR try-on "
             "(moderation is in the API)."
         )
-        key = gr.Textbox(label="API key", type="password", value=_prefill_key(settings))
+        key = gr.Textbox(label="API key", type="password")
         for title, render in TABS:
             with gr.Tab(title):
                 render(key, api_url)
+        key.change(None, inputs=key, js=_SESSION_JS)
+        if settings.dev_key:
+            studio.load(_dev_key(settings), outputs=key, show_progress="hidden")
     return studio
