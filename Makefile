@@ -95,13 +95,21 @@ $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-## browser: Debian's Chromium for the studio's browser tests (never a downloaded browser build)
+## browser: Debian's Chromium and its CJK / emoji fonts for the studio's browser tests (never a downloaded browser build)
 browser:
 	@if command -v chromium >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing Debian chromium for browser tests ..."; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "chromium not found and cannot be installed here: browser tests will be skipped"; fi
+	@# Chinese and emoji in the browser: without them screenshots show empty boxes where the studio's text is.
+	@if fc-list 2>/dev/null | grep -qi "Noto Sans CJK" && fc-list 2>/dev/null | grep -qi "Noto Color Emoji"; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian fonts-noto-cjk and fonts-noto-color-emoji for the browser tests ..."; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq fonts-noto-cjk fonts-noto-color-emoji >/dev/null 2>&1 \
+			|| { apt-get update -qq && apt-get install -y -qq fonts-noto-cjk fonts-noto-color-emoji >/dev/null; }; \
+	else echo "CJK / emoji fonts not installed and cannot be installed here: studio screenshots show boxes"; fi
 
 ## postgres: Debian's PostgreSQL, started locally, so the job-store tests also run on a real server
 postgres:

@@ -423,7 +423,12 @@ class Typesetter:
                 x = round(box.x0 + (box.width - width) / 2) + stroke
             l0, t0, r0, b0 = font.getbbox(line, anchor="ls", stroke_width=stroke, language=LANGUAGE)
             placed.append(Line(line, x, baseline, (x + l0, baseline + t0, x + r0, baseline + b0)))
-        return Block(text=text, size=size, bold=bold, stroke=stroke, box=box, lines=tuple(placed), top=top)
+        block = Block(text=text, size=size, bold=bold, stroke=stroke, box=box, lines=tuple(placed), top=top)
+        # The em box is an estimate of the ink: faces differ in how far glyphs reach below the baseline (the system
+        # Noto Sans CJK reaches further than the wheel's). Nudge the block so its ink, not its em box, sits inside.
+        ink = block.ink
+        dy = min(0, box.y1 - ink[3]) if ink[3] > box.y1 else max(0, box.y0 - ink[1])
+        return block.moved(top + dy, box) if dy else block
 
     # 4. drawing ------------------------------------------------------------------------------------------
     def draw(
