@@ -152,22 +152,25 @@ def image_size(data: bytes, param: str = "image", max_pixels: int = MAX_PIXELS) 
     return width, height
 
 
-def check_pixels(images: Iterable[tuple[str, bytes]], max_pixels: int = MAX_PIXELS) -> int:
+def check_pixels(images: Iterable[tuple[str, bytes]], max_pixels: int = MAX_PIXELS, spend: bool = False) -> int:
     """Read the header of every `(param, data)` of a request before any is decoded: each image at most
-    `max_pixels`, and together within the current request's budget (if one was started). Spends nothing:
-    `decode_image` charges each image as it decodes it. Returns the pixels counted.
+    `max_pixels`, and together within the current request's budget (if one was started). Spends nothing unless
+    `spend` (callers that decode with something other than `decode_image`, which charges each image as it
+    decodes it). Returns the pixels counted.
 
     Raises:
         ImageError: an image is empty or unreadable.
         ImageTooLargeError: an image above `max_pixels`, or the image at which the sum crosses the budget.
     """
     budget = _BUDGET.get()
-    total = 0
+    total, last = 0, ""
     for param, data in images:
         width, height = image_size(data, param, max_pixels)
-        total += width * height
+        total, last = total + width * height, param
         if budget is not None:
             budget.check(total, param)
+    if spend and budget is not None and total:
+        budget.charge(total, last)
     return total
 
 

@@ -7,12 +7,13 @@ record becomes a library `Listing` (images decoded and checked), for HTTP, the C
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from common.errors import InputError, from_validation_error
-from common.images import MAX_IMAGE_BYTES, decode_base64
+from common.images import MAX_IMAGE_BYTES, check_pixels, decode_base64
 from moderation.image_registry import ImageError, decode_image
 from moderation.types import Listing
 
@@ -34,6 +35,7 @@ __all__ = [
     "MAX_BATCH",
     "MAX_IMAGE_BYTES",
     "decode_base64_image",
+    "read_images",
 ]
 
 MAX_BATCH = 256
@@ -92,7 +94,7 @@ class ListingIn(BaseModel):
 
     def to_listing(self, param: str) -> Listing:
         """The library listing, images decoded from base64 and checked (`InputError` naming the image)."""
-        images = [decode_base64_image(image, f"{param}.images.{i}") for i, image in enumerate(self.images)]
+        images = read_images([(f"{param}.images.{i}", image) for i, image in enumerate(self.images)])
         return Listing(
             id=self.id,
             title=self.title,
@@ -106,12 +108,27 @@ class ListingIn(BaseModel):
 
 def decode_base64_image(value: str, param: str) -> bytes:
     """base64 or a data: URI -> validated image bytes; `InputError` naming `param` otherwise."""
-    data = decode_base64(value, param, MAX_IMAGE_BYTES)
-    try:
-        decode_image(data)
-    except ImageError as exc:
-        raise InputError(f"{param}: image: {exc}", param) from None
-    return data
+    return read_images([(param, value)])[0]
+
+
+def read_images(images: Sequence[tuple[str, str]]) -> list[bytes]:
+    """`(param, base64 or data: URI)` pairs -> validated image bytes.
+
+    Every header is read before any image is decoded: one above 40 MP, or all together above the current
+    request's pixel budget (`common.images.start_pixel_budget`), is a 413 `ImageTooLargeError` naming the image,
+    and the budget is spent. Then each is decoded (at most 2048 px a side for JPEG) to be sure it is an image.
+
+    Raises:
+        InputError: naming the image: not base64, a URL, unreadable (422), too large (413).
+    """
+    datas = [(param, decode_base64(value, param, MAX_IMAGE_BYTES)) for param, value in images]
+    check_pixels(datas, spend=True)
+    for param, data in datas:
+        try:
+            decode_image(data)
+        except ImageError as exc:
+            raise InputError(f"{param}: image: {exc}", param) from None
+    return [data for _, data in datas]
 
 
 class ListingsIn(BaseModel):

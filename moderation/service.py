@@ -30,6 +30,7 @@ from moderation.schema import (
     ListingIn,
     TextIn,
     decode_base64_image,
+    read_images,
 )
 from moderation.types import Listing, ModerationResult
 
@@ -107,19 +108,12 @@ class ModerationService:
 
     # -- moderation ------------------------------------------------------------------------------------
     async def moderate_records(self, records: list[Any], api_key: str, param: str = "listings") -> list[RecordSlot]:
-        """Results in input order; a bad record becomes an error entry and the rest are moderated."""
-        slots: list[RecordSlot | None] = [None] * len(records)
-        valid: list[tuple[int, Listing, str, str | None]] = []
-        for index, record in enumerate(records):
-            where = f"{param}.{index}"
-            try:
-                wire = ListingIn.parse(record, where)
-                listing = wire.to_listing(where)
-            except InputError as exc:
-                record_id = record.get("id") if isinstance(record, dict) else None
-                slots[index] = {"id": record_id if isinstance(record_id, str | int) else None, "error": exc.to_dict()}
-                continue
-            valid.append((index, listing, input_hash(record), wire.merchant_id))
+        """Results in input order; a bad record becomes an error entry and the rest are moderated. Records with
+        images are read in a worker thread (decoding is CPU work; the event loop keeps answering)."""
+        if any(isinstance(record, dict) and record.get("images") for record in records):
+            slots, valid = await anyio.to_thread.run_sync(_read_records, records, param)
+        else:
+            slots, valid = _read_records(records, param)
         if valid:
             results = await self._moderate(
                 [listing for _, listing, _, _ in valid], [d for _, _, d, _ in valid], api_key, [m for *_, m in valid]
@@ -135,8 +129,9 @@ class ModerationService:
         return result
 
     async def moderate_images(self, request: ImagesIn, api_key: str) -> ModerationResult:
-        """Images alone: matched against the brand-protection registry."""
-        images = [decode_base64_image(image, f"images.{i}") for i, image in enumerate(request.images)]
+        """Images alone: matched against the brand-protection registry (read in a worker thread)."""
+        pairs = [(f"images.{i}", image) for i, image in enumerate(request.images)]
+        images = await anyio.to_thread.run_sync(read_images, pairs)
         listing = Listing(id=request.id, images=images)
         [result] = await self._moderate([listing], [input_hash(request.model_dump())], api_key, [request.merchant_id])
         return result
@@ -183,9 +178,29 @@ class ModerationService:
 
     async def register_brand_image(self, brand: str, request: BrandImageIn) -> BrandImageOut:
         """Register an official product image or logo of `brand` (brand-protection registry)."""
-        data = decode_base64_image(request.image, "image")
+        data = await anyio.to_thread.run_sync(decode_base64_image, request.image, "image")
         image_id, count = await self.backend.register_image(brand, data, request.kind)
         return BrandImageOut(brand=brand, image_id=image_id, registered_images=count)
+
+
+def _read_records(
+    records: list[Any], param: str
+) -> tuple[list[RecordSlot | None], list[tuple[int, Listing, str, str | None]]]:
+    """Each record validated (images decoded): an error entry in its slot, or (index, listing, input hash,
+    merchant id) among the valid ones."""
+    slots: list[RecordSlot | None] = [None] * len(records)
+    valid: list[tuple[int, Listing, str, str | None]] = []
+    for index, record in enumerate(records):
+        where = f"{param}.{index}"
+        try:
+            wire = ListingIn.parse(record, where)
+            listing = wire.to_listing(where)
+        except InputError as exc:
+            record_id = record.get("id") if isinstance(record, dict) else None
+            slots[index] = {"id": record_id if isinstance(record_id, str | int) else None, "error": exc.to_dict()}
+            continue
+        valid.append((index, listing, input_hash(record), wire.merchant_id))
+    return slots, valid
 
 
 def _no_decision(decision_id: str) -> InputError:

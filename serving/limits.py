@@ -1,14 +1,53 @@
-"""Request body size limit as ASGI middleware: rejects by Content-Length, and counts streamed bodies."""
+"""Request limits: the body size as ASGI middleware (rejects by Content-Length, and counts streamed bodies), and
+how many image requests of one key run at once."""
 
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serving.errors import error_body
+from serving.errors import ApiError, error_body
 
-__all__ = ["BodySizeLimit"]
+__all__ = ["BodySizeLimit", "KeyConcurrency"]
+
+
+class KeyConcurrency:
+    """At most `limit` requests of one key in flight at once in this process (0: no limit)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._in_flight: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def in_flight(self, key_id: str) -> int:
+        with self._lock:
+            return self._in_flight.get(key_id, 0)
+
+    @contextmanager
+    def hold(self, key_id: str) -> Iterator[None]:
+        """One slot of `key_id` for the duration; a 429 `ApiError` (`Retry-After: 1`) when all are taken."""
+        with self._lock:
+            if self.limit and self._in_flight.get(key_id, 0) >= self.limit:
+                raise ApiError(
+                    429,
+                    f"this API key already has {self.limit} image requests in flight "
+                    "(NOTESTUDIO_IMAGE_CONCURRENCY_PER_KEY); retry when one has finished",
+                    headers={"Retry-After": "1"},
+                )
+            self._in_flight[key_id] = self._in_flight.get(key_id, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                left = self._in_flight[key_id] - 1
+                if left:
+                    self._in_flight[key_id] = left
+                else:
+                    del self._in_flight[key_id]
 
 
 class BodySizeLimit:

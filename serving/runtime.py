@@ -19,6 +19,7 @@ from fastapi import Request
 from serving.auth import KeyRing, LocalRateLimiter, RateLimiter
 from serving.capabilities import job_handlers
 from serving.jobs import JobHandler, JobRunner, WebhookSender
+from serving.limits import KeyConcurrency
 from serving.metrics import Metrics, render_replicas
 from serving.services import Services, build_services
 from serving.settings import Settings
@@ -58,6 +59,8 @@ class Runtime:
 
             rate_limiter = SharedRateLimiter(shared_state, settings.rate_limit_per_minute)
         self.rate_limiter = rate_limiter or LocalRateLimiter(settings.rate_limit_per_minute)
+        #: Image requests in flight per key on this replica (`image_concurrency_per_key`).
+        self.image_slots = KeyConcurrency(settings.image_concurrency_per_key)
         self.metrics = metrics or Metrics()
         #: This process among the replicas (a label of its metrics, and `X-NoteStudio-Replica` on responses).
         self.replica_id = f"{socket.gethostname()}:{os.getpid()}"

@@ -65,6 +65,18 @@ class Settings(BaseSettings):
     dev_mode: bool = Field(True, description="Without api_keys, generate and print an admin key at start.")
     dev_key: str | None = Field(None, description="Set by the launcher: the dev key generated for this run.")
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above).")
+    max_request_pixels: int = Field(
+        80_000_000,
+        ge=1_000_000,
+        description="Most pixels one request may have decoded, all its images together, read from their headers "
+        "before decoding (413 above; each image is also limited to 40 MP).",
+    )
+    image_concurrency_per_key: int = Field(
+        4,
+        ge=0,
+        description="Requests that decode images (moderation images, covers, cut-outs, try-on photos, videos) of "
+        "one API key in flight at once per ingress replica; 429 beyond; 0 disables.",
+    )
     rate_limit_per_minute: int = Field(1200, ge=0, description="Requests per minute per API key; 0 disables.")
     job_workers: int = Field(2, ge=1, le=64, description="Threads per replica that run long jobs.")
     job_heartbeat_s: float = Field(2.0, gt=0, description="How often a running job's heartbeat is written.")

@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from common.errors import InputError, ModelUnavailableError, from_validation_error
-from common.images import MAX_PIXELS, decode_base64, decode_image, encode_image
+from common.images import MAX_PIXELS, check_pixels, decode_base64, decode_image, encode_image
 from generation.image.composer import Composer
 from generation.image.scenes import Scenes
 from generation.image.schema import CoverInfo, CoverSpec
@@ -136,6 +136,7 @@ class ImageService:
             raise InputError(f"{param}: give at least one photo of the product", param)
         if len(data) > MAX_PHOTOS:
             raise InputError(f"{param}: at most {MAX_PHOTOS} photos per cover, got {len(data)}", param)
+        check_pixels(((f"{param}.{i}", d) for i, d in enumerate(data)), self.max_pixels)  # 413 before decoding any
         return [self.photo(d, f"{param}.{i}") for i, d in enumerate(data)]
 
     # -- requests --------------------------------------------------------------------------------------------

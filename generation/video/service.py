@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import InputError, ModelUnavailableError
-from common.images import MAX_PIXELS, decode_image
+from common.images import MAX_PIXELS, check_pixels, decode_image
 from generation.image.composer import Composer
 from generation.video.audio import AudioTrack, load_audio
 from generation.video.clip import ClipMaker, StepCallback
@@ -77,7 +77,9 @@ class VideoService:
             raise InputError(f"{photos_param}: give 1-{MAX_PHOTOS} product photos", photos_param)
         if len(photos) > MAX_PHOTOS:
             raise InputError(f"{photos_param}: at most {MAX_PHOTOS} photos, got {len(photos)}", photos_param)
-        arrays = [decode_image(data, f"{photos_param}.{i}", self.max_pixels).rgb for i, data in enumerate(photos)]
+        named = [(f"{photos_param}.{i}", data) for i, data in enumerate(photos)]
+        check_pixels(named, self.max_pixels)  # every header first: a 413 before any photo is decoded
+        arrays = [decode_image(data, param, self.max_pixels).rgb for param, data in named]
         track = None
         if audio is not None:
             track = load_audio(audio, spec.duration, spec.audio_start, spec.audio_fade)

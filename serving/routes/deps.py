@@ -6,13 +6,15 @@ instance), so one app serves under Ray Serve, uvicorn or `TestClient`, and tests
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import anyio
 from fastapi import Depends, Request
 
 from ar_tryon.service import TryOnService
+from common.images import start_pixel_budget
 from generation.copy.service import CopyService
 from generation.image.service import ImageService
 from generation.translate.glossary_store import GlossaryStore
@@ -27,6 +29,8 @@ from serving.services import Services
 
 __all__ = [
     "require",
+    "require_images",
+    "image_request",
     "any_key",
     "get_services",
     "get_copy",
@@ -51,6 +55,28 @@ def require(scope: str) -> Callable[..., Awaitable[Principal]]:
         return principal
 
     return dependency
+
+
+def require_images(scope: str) -> Callable[..., AsyncIterator[Principal]]:
+    """`require(scope)` for routes that decode images: the request holds one of its key's image slots on this
+    replica (429 when `image_concurrency_per_key` are taken) and gets a pixel budget (`max_request_pixels`)."""
+    authorized = require(scope)
+
+    async def dependency(
+        principal: Principal = Depends(authorized), runtime: Runtime = Depends(get_runtime)
+    ) -> AsyncIterator[Principal]:
+        with image_request(runtime, principal):
+            yield principal
+
+    return dependency
+
+
+@contextmanager
+def image_request(runtime: Runtime, principal: Principal) -> Iterator[None]:
+    """One image slot of `principal`'s key, and a fresh pixel budget for the current request (its context)."""
+    with runtime.image_slots.hold(principal.key_id):
+        start_pixel_budget(runtime.settings.max_request_pixels)
+        yield
 
 
 async def any_key(request: Request, runtime: Runtime = Depends(get_runtime)) -> Principal:

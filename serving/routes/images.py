@@ -15,7 +15,7 @@ from generation.image.service import ImageService, TemplateOut
 from serving.auth import Principal
 from serving.jobs import JobContext
 from serving.protocol import ErrorEnvelope, JobOut
-from serving.routes.deps import get_images, require
+from serving.routes.deps import get_images, require, require_images
 from serving.runtime import Runtime, get_runtime
 from serving.services import Services
 
@@ -26,7 +26,8 @@ SCENES_KIND = "images.scenes"
 MAX_BATCH_ITEMS = 200
 
 merchant = require("merchant")
-_ERRORS = {status: {"model": ErrorEnvelope} for status in (401, 403, 413, 422)}
+merchant_images = require_images("merchant")  # the key's image slots and a pixel budget
+_ERRORS = {status: {"model": ErrorEnvelope} for status in (401, 403, 413, 422, 429)}
 _IMAGE = {200: {"content": {"image/png": {}, "image/jpeg": {}, "application/json": {}}}}
 
 router = APIRouter(prefix="/v1/images", tags=["images"], responses=_ERRORS)
@@ -79,7 +80,7 @@ def templates(_: Principal = Depends(merchant), images: ImageService = Depends(g
 def cover(
     photo: Annotated[list[UploadFile], File(description="1-4 product photos (repeat the field).")],
     params: Annotated[CoverForm, Form()],
-    _: Principal = Depends(merchant),
+    _: Principal = Depends(merchant_images),
     images: ImageService = Depends(get_images),
 ) -> Response | CoverOut:
     """One cover, made now by the composer. 422 names the field (a title too long for any template, an
@@ -99,7 +100,7 @@ def cover(
 def cutout(
     photo: Annotated[UploadFile, File(description="A product photo.")],
     mask: Annotated[UploadFile | None, File(description="Optional mask (white = product).")] = None,
-    _: Principal = Depends(merchant),
+    _: Principal = Depends(merchant_images),
     images: ImageService = Depends(get_images),
 ) -> Response:
     """The product cut out of its photo: an RGBA PNG."""
@@ -109,7 +110,7 @@ def cutout(
 @router.post("", responses={200: {"model": CoverOut}, 202: {"model": JobOut}}, response_model=None)
 def covers(
     body: CoversIn,
-    principal: Principal = Depends(merchant),
+    principal: Principal = Depends(merchant_images),
     runtime: Runtime = Depends(get_runtime),
     images: ImageService = Depends(get_images),
 ) -> CoverOut | JSONResponse:

@@ -26,10 +26,12 @@ from serving.protocol.moderation import (
     ModerationOut,
     TextIn,
 )
-from serving.routes.deps import any_key, get_moderation, require
+from serving.routes.deps import any_key, get_moderation, image_request, require, require_images
+from serving.runtime import Runtime, get_runtime
 
 platform_key = require("platform")
-admin_key = require("admin")
+platform_images = require_images("platform")
+admin_images = require_images("admin")
 
 router = APIRouter(
     prefix="/v1/moderation",
@@ -48,16 +50,24 @@ def _viewer(principal: Principal) -> Viewer:
     return Viewer(principal.key_id, admin=principal.is_admin)
 
 
-@router.post("/listings", response_model=ListingsOut)
+@router.post("/listings", response_model=ListingsOut, responses={413: {"model": ErrorEnvelope}})
 async def moderate_listings(
-    body: ListingsIn, principal: Principal = Depends(platform_key), service: ModerationService = Depends(get_moderation)
+    body: ListingsIn,
+    principal: Principal = Depends(platform_key),
+    service: ModerationService = Depends(get_moderation),
+    runtime: Runtime = Depends(get_runtime),
 ) -> Response:
     """Up to 256 listings; each result (or per-record error) in input order, with a `decision_id`.
 
     The hot path of the platform: results are plain dicts serialized once with orjson (the schema above
-    documents them; `ModerationResult.to_dict` builds exactly that shape).
+    documents them; `ModerationResult.to_dict` builds exactly that shape). Listings with images count as an
+    image request (the key's image slots, the pixel budget: a record past it is a `payload_too_large` entry).
     """
-    slots = await service.moderate_records(body.listings, principal.key_id)
+    if any(isinstance(record, dict) and record.get("images") for record in body.listings):
+        with image_request(runtime, principal):
+            slots = await service.moderate_records(body.listings, principal.key_id)
+    else:
+        slots = await service.moderate_records(body.listings, principal.key_id)
     results = [s.to_dict() if isinstance(s, ModerationResult) else s for s in slots]
     return Response(orjson.dumps({"results": results}), media_type="application/json")
 
@@ -70,11 +80,14 @@ async def moderate_text(
     return _out(await service.moderate_text(body, principal.key_id))
 
 
-@router.post("/images", response_model=ModerationOut)
+@router.post("/images", response_model=ModerationOut, responses={s: {"model": ErrorEnvelope} for s in (413, 429)})
 async def moderate_images(
-    body: ImagesIn, principal: Principal = Depends(platform_key), service: ModerationService = Depends(get_moderation)
+    body: ImagesIn,
+    principal: Principal = Depends(platform_images),
+    service: ModerationService = Depends(get_moderation),
 ) -> ModerationOut:
-    """Images alone: matched against the brand-protection registry."""
+    """Images alone: matched against the brand-protection registry. 413 (param: the image) for an image above
+    40 MP or images above the request's pixel budget, read from their headers before any is decoded."""
     return _out(await service.moderate_images(body, principal.key_id))
 
 
@@ -110,7 +123,7 @@ def appeal_decision(
 async def register_brand_image(
     body: BrandImageIn,
     brand: str = Path(min_length=1, max_length=100),
-    _: Principal = Depends(admin_key),
+    _: Principal = Depends(admin_images),
     service: ModerationService = Depends(get_moderation),
 ) -> BrandImageOut:
     """Register an official product image or logo of `brand` (brand-protection registry)."""

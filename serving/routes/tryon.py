@@ -17,12 +17,13 @@ from serving.auth import Principal
 from serving.deployments.tryon import FrameProcessor
 from serving.protocol import ErrorEnvelope
 from serving.protocol.tryon import ShadeListOut
-from serving.routes.deps import get_frames, get_tryon, require
+from serving.routes.deps import get_frames, get_tryon, require, require_images
 
 __all__ = ["router"]
 
 merchant = require("merchant")
-_ERRORS = {status: {"model": ErrorEnvelope} for status in (401, 403, 413, 422)}
+merchant_images = require_images("merchant")  # the key's image slots and a pixel budget
+_ERRORS = {status: {"model": ErrorEnvelope} for status in (401, 403, 413, 422, 429)}
 _IMAGE = {200: {"content": {"image/png": {}, "image/jpeg": {}, "application/json": {}}}}
 
 router = APIRouter(prefix="/v1/tryon", tags=["tryon"], responses=_ERRORS)
@@ -44,7 +45,7 @@ def list_shades(_: Principal = Depends(merchant), tryon: TryOnService = Depends(
 def makeup(
     image: Annotated[UploadFile, File(description="Photo: PNG, JPEG or WebP; grayscale and RGBA accepted.")],
     params: Annotated[MakeupRequest, Form()],
-    _: Principal = Depends(merchant),
+    _: Principal = Depends(merchant_images),
     tryon: TryOnService = Depends(get_tryon),
 ) -> Response | MakeupOut:
     """Apply shades to the largest face (or all faces). 422 names the field: no face, unknown SKU, bad image."""
@@ -69,7 +70,7 @@ def garment(
     image: Annotated[UploadFile, File(description="Photo of a person (upper body or full body).")],
     garment: Annotated[UploadFile, File(description="Garment: PNG with alpha, or on a plain background.")],
     params: Annotated[GarmentRequest, Form()],
-    _: Principal = Depends(merchant),
+    _: Principal = Depends(merchant_images),
     tryon: TryOnService = Depends(get_tryon),
 ) -> Response | GarmentOut:
     """Place a garment from pose landmarks, arms and hair in front. 422 when no body / landmarks are visible."""

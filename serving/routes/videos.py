@@ -23,7 +23,7 @@ from generation.video.service import VideoService
 from serving.auth import Principal
 from serving.jobs import JobContext
 from serving.protocol import ErrorEnvelope, JobOut
-from serving.routes.deps import get_videos, require
+from serving.routes.deps import get_videos, require_images
 from serving.runtime import Runtime, get_runtime
 from serving.services import Services
 
@@ -34,8 +34,8 @@ CLIP_KIND = "videos.clip"
 ARTIFACT = "video.mp4"
 _REPORT_EVERY_S = 0.2  # progress (and the cancel check) at most this often: each report is a database write
 
-merchant = require("merchant")
-_ERRORS = {status: {"model": ErrorEnvelope} for status in (401, 403, 413, 422)}
+merchant = require_images("merchant")  # the key's image slots and a pixel budget
+_ERRORS = {status: {"model": ErrorEnvelope} for status in (401, 403, 413, 422, 429)}
 router = APIRouter(prefix="/v1/videos", tags=["videos"], responses=_ERRORS)
 
 
