@@ -112,6 +112,20 @@ def test_bad_requests_do_not_hurt_the_replica(server):
     assert httpx.get(f"{server.url}/health", timeout=10).status_code == 200
 
 
+def test_image_requests_keep_to_the_pixel_budget_in_a_ray_replica(server):
+    """The request's pixel budget reaches the worker threads of a Ray Serve replica: nine 39.7 MP PNGs (59 KB)
+    are a quick 413 naming the image where the sum passes 80 MP, and /health answers meanwhile."""
+    from tests.common.pngs import b64, big_png
+
+    headers = {"Authorization": f"Bearer {server.key}"}
+    started = time.monotonic()
+    body = {"images": [b64(big_png(7300, 5440))] * 9}
+    response = httpx.post(f"{server.url}/v1/moderation/images", json=body, headers=headers, timeout=60)
+    assert response.status_code == 413, response.text
+    assert response.json()["error"]["param"] == "images.2" and time.monotonic() - started < 5
+    assert httpx.get(f"{server.url}/health", timeout=10).status_code == 200
+
+
 def _process_tree(root: int) -> dict[int, str]:
     """pid -> name of `root` and its descendants (Ray's workers and HAProxy are grandchildren)."""
     parents: dict[int, int] = {}
