@@ -40,6 +40,8 @@ __all__ = [
 
 MAX_BATCH = 256
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: What `_no_control_characters` accepts, as a JSON-schema pattern.
+_TEXT = {"pattern": r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"}
 
 #: A key's public id (`GET /v1/whoami` shows a key its own): 12 lowercase hex characters.
 _KEY_ID = r"^[0-9a-f]{12}$"
@@ -139,9 +141,9 @@ class ListingsIn(BaseModel):
 
 class TextIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=20_000)
+    text: str = Field(min_length=1, max_length=20_000, json_schema_extra=_TEXT)
     id: str | int | None = None
-    category: str | None = Field(None, max_length=200)
+    category: str | None = Field(None, max_length=200, json_schema_extra=_TEXT)
     merchant_id: str | None = Field(None, pattern=_KEY_ID, description=_MERCHANT_ID_DOC)
 
     _text = field_validator("text", "category")(_no_control_characters)

@@ -17,14 +17,17 @@ from serving.errors import install_error_handlers
 from serving.guards import DevHostGuard, StudioUploadGuard, is_loopback_bind
 from serving.limits import BodySizeLimit
 from serving.metrics import MetricsMiddleware
+from serving.openapi import document_api
 from serving.runtime import Runtime
 
 __all__ = ["create_api"]
 
 API_DESCRIPTION = """
-Note Studio HTTP API. Authenticate with `Authorization: Bearer <key>` (or `X-API-Key`).
+Note Studio HTTP API. Authenticate with `Authorization: Bearer <key>` (or `X-API-Key`): the security schemes
+`bearer` and `apiKey`; an operation's role names are the scope it needs.
 Scopes: `merchant` (content generation), `platform` (moderation), `admin` (everything).
-Errors always use one envelope: `{"error": {"type", "message", "param"}}`.
+Errors always use one envelope: `{"error": {"type", "message", "param"}}` (LibreTranslate's `/translate` and
+`/detect` answer its own `{"error": "..."}` for 400/403/429, as LibreTranslate does).
 Long work runs as jobs: poll `GET /v1/jobs/{id}`, download artifacts, cancel, or pass a `webhook_url`.
 """
 
@@ -47,6 +50,7 @@ def create_api(runtime: Runtime) -> FastAPI:
     install_error_handlers(app)
     for module in route_modules():
         app.include_router(module.router)
+    document_api(app)  # the key scheme and every error status of every route, in the OpenAPI document
     # Added innermost first: metrics see every response, including 421s, 401s and 413s from the guards.
     settings = runtime.settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

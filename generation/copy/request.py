@@ -10,7 +10,17 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from common.errors import InputError, from_validation_error
 from common.text import strip_bidi
@@ -79,8 +89,19 @@ def _no_bool(value: Any) -> Any:
     return value
 
 
-Text = Annotated[str, BeforeValidator(_clean_text), Field(max_length=MAX_TEXT_CHARS)]
-Point = Annotated[str, BeforeValidator(_clean_text), Field(max_length=MAX_POINT_CHARS)]
+#: What `_clean_text` accepts, as JSON-schema patterns: no control characters; for a required text, something left
+#: once it is stripped (of bidi controls too).
+_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+_NOT_BLANK_PATTERN = (
+    r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*[^\s\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]"
+    r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+)
+Text = Annotated[
+    str, BeforeValidator(_clean_text), Field(max_length=MAX_TEXT_CHARS, json_schema_extra={"pattern": _TEXT_PATTERN})
+]
+Point = Annotated[
+    str, BeforeValidator(_clean_text), Field(max_length=MAX_POINT_CHARS, json_schema_extra={"pattern": _TEXT_PATTERN})
+]
 
 
 class NoteRequest(BaseModel):
@@ -88,7 +109,11 @@ class NoteRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
-    product: Text = Field(min_length=1, description="Product name as the merchant sells it (required).")
+    product: Text = Field(
+        min_length=1,
+        description="Product name as the merchant sells it (required).",
+        json_schema_extra={"pattern": _NOT_BLANK_PATTERN},
+    )
     brand: Text = Field("", description="Brand name.")
     category: Text = Field("", description="Free text (护肤, 口红, 咖啡机); picks the template engine's phrase bank.")
     price: Annotated[float | None, BeforeValidator(_no_bool)] = Field(
@@ -102,7 +127,9 @@ class NoteRequest(BaseModel):
     )
     audience: Text = Field("", description="Who it is for (学生党, 通勤族).")
     scenario: Text = Field("", description="Where it is used (通勤, 约会, 露营).")
-    style: str = Field("种草", description=f"One of {_STYLE_DOC}.")
+    style: str = Field(
+        "种草", description=f"One of {_STYLE_DOC}.", json_schema_extra={"enum": [*STYLES, *STYLE_ALIASES]}
+    )
     tone: Text = Field("", description="Free text (活泼, 专业, 温柔).")
     length: Literal["short", "medium", "long"] = Field("medium", description="Body length.")
     language: Literal["zh", "en"] = "zh"
@@ -110,7 +137,7 @@ class NoteRequest(BaseModel):
     seed: Annotated[int | None, BeforeValidator(_no_bool)] = Field(
         None, ge=0, lt=2**32, description="Variant i is written with seed + i; each draft reports its own seed."
     )
-    id: str | int | None = Field(None, description="Your product id; echoed in batch results.")
+    id: StrictStr | StrictInt | None = Field(None, description="Your product id; echoed in batch results.")
 
     @model_validator(mode="before")
     @classmethod

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-__all__ = ["Preset", "PRESET_SIZES", "CoverSpec", "CoverInfo", "SceneRequest", "SceneMode"]
+__all__ = ["Preset", "PRESET_SIZES", "CoverSpec", "CoverInfo", "SceneRequest", "SceneMode", "Line", "NOT_BLANK_PATTERN"]
 
 #: Delivered sizes: the platform's 3:4 note cover, square, and vertical video / story.
 Preset = Literal["3:4", "1:1", "9:16"]
@@ -25,7 +25,12 @@ def _clean(value: Any) -> Any:
     return value
 
 
-Line = Annotated[str, BeforeValidator(_clean)]
+#: What `_clean` accepts, as JSON-schema patterns: no control characters; something left once stripped.
+_LINE_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+NOT_BLANK_PATTERN = (
+    r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*[^\s\x00-\x08\x0b\x0c\x0e-\x1f\x7f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+)
+Line = Annotated[str, BeforeValidator(_clean), Field(json_schema_extra={"pattern": _LINE_PATTERN})]
 
 
 class CoverSpec(BaseModel):
@@ -33,7 +38,12 @@ class CoverSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: Line = Field(min_length=1, max_length=40, description="The note's title, set large (auto-fitted).")
+    title: Line = Field(
+        min_length=1,
+        max_length=40,
+        description="The note's title, set large (auto-fitted).",
+        json_schema_extra={"pattern": NOT_BLANK_PATTERN},
+    )
     subtitle: Line = Field("", max_length=60, description="A second line under the title.")
     points: list[Line] = Field(
         default_factory=list, max_length=4, description="Short selling points (checklist / panel templates)."

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from common.errors import InputError, from_validation_error
@@ -78,6 +78,14 @@ def normalize_lang(value: str) -> str:
         raise ValueError(f"{value!r} is not a supported language code; supported: {known}") from None
 
 
+#: Control characters (Cc) and line/paragraph separators (Zl, Zp): refused anywhere in a name, source or target.
+_CONTROL_CHARS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+#: The JSON-schema patterns of what `_clean_text` accepts (lone surrogates, refused too, left out: they are not
+#: text a JSON document can carry as UTF-8).
+_TEXT_PATTERN = rf"^[^{_CONTROL_CHARS}]*$"
+_NOT_BLANK_PATTERN = rf"^[^{_CONTROL_CHARS}]*[^\s{_CONTROL_CHARS}][^{_CONTROL_CHARS}]*$"
+
+
 def _clean_text(value: str, what: str) -> str:
     """Stripped; no control characters, line/paragraph separators or lone surrogates anywhere inside."""
     value = value.strip()
@@ -103,13 +111,25 @@ def _language(value: Any) -> Any:
     return value
 
 
-Source = Annotated[str, Field(min_length=1, max_length=MAX_SOURCE_CHARS), _cleaned("source")]
+Source = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_SOURCE_CHARS, json_schema_extra={"pattern": _NOT_BLANK_PATTERN}),
+    _cleaned("source"),
+]
 TargetLang = Annotated[
     str | None,
     BeforeValidator(_language),
-    Field(description="Language code (en, zh-Hans, zh-Hant...; aliases like zh, zh-TW accepted); None: every one."),
+    Field(
+        description="Language code (en, zh-Hans, zh-Hant...; aliases like zh, zh-TW accepted; any case); None (or "
+        "blank): every one.",
+        json_schema_extra={"enum": [*load_languages().spellings(), "", None]},
+    ),
 ]
-Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS), _cleaned("name")]
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_NAME_CHARS, json_schema_extra={"pattern": _NOT_BLANK_PATTERN}),
+    _cleaned("name"),
+]
 
 
 class TermKey(BaseModel):
@@ -139,11 +159,14 @@ class GlossaryTerm(BaseModel):
 
     source: Source
     target: Annotated[str | None, _cleaned("target", blank_is_none=True)] = Field(
-        None, max_length=MAX_TARGET_CHARS, description="None or blank: do not translate."
+        None,
+        max_length=MAX_TARGET_CHARS,
+        description="None or blank: do not translate.",
+        json_schema_extra={"pattern": _TEXT_PATTERN},
     )
     target_lang: TargetLang = None
     kind: TermKind = "term"
-    case_sensitive: bool = False
+    case_sensitive: StrictBool = False
 
     @property
     def dnt(self) -> bool:

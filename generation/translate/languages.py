@@ -32,6 +32,7 @@ class Languages:
     def __init__(self, languages: list[Language], aliases: dict[str, str]) -> None:
         self.by_code = {lang.code: lang for lang in languages}
         self.aliases = {k.lower(): v for k, v in aliases.items()}
+        self._alias_spellings = list(aliases)
         self._lower = {code.lower(): code for code in self.by_code}
 
     def __iter__(self):
@@ -45,6 +46,10 @@ class Languages:
             known = ", ".join(self.by_code)
             raise InputError(f"{param}: {value!r} is not a supported language code; supported: {known}", param)
         return found
+
+    def spellings(self) -> list[str]:
+        """Every code, then every alias, as the data spells them (`code` accepts them in any case too)."""
+        return [*self.by_code, *(alias for alias in self._alias_spellings if alias.lower() not in self._lower)]
 
     def get(self, code: str) -> Language:
         return self.by_code[code]

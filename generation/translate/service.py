@@ -24,13 +24,29 @@ from generation.translate.masking import Protected, Term, protect, restore, veri
 from generation.translate.note import HTML_TEXT, hashtag, split_line
 from generation.translate.scripts import Scripts, Variant
 
-__all__ = ["TranslationService", "TextOut", "NoteOut", "LanguageOut", "DEFAULT_CHAR_LIMIT"]
+__all__ = [
+    "TranslationService",
+    "TextOut",
+    "NoteOut",
+    "LanguageOut",
+    "DEFAULT_CHAR_LIMIT",
+    "TEXT_PATTERN",
+    "HASHTAG_PATTERN",
+    "LINES_PATTERN",
+]
 
 DEFAULT_CHAR_LIMIT = 5000
 _TAGS = re.compile(r"<t\d+>")
 # C0 controls but tab and line breaks, DEL, and the bidi overrides that can flip how a text reads (U+202A-202E,
 # U+2066-2069): never part of a real note, a way to smuggle text past readers.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_CHARS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[{_CONTROL_CHARS}]")
+#: What `translate_texts` accepts as a text, as a JSON-schema pattern: not blank, none of those characters.
+TEXT_PATTERN = rf"^[^{_CONTROL_CHARS}]*[^\s{_CONTROL_CHARS}][^{_CONTROL_CHARS}]*$"
+#: A hashtag `translate_note` accepts: a text once its leading `#` are gone.
+HASHTAG_PATTERN = rf"^[^{_CONTROL_CHARS}]*[^\s#＃{_CONTROL_CHARS}][^{_CONTROL_CHARS}]*$"
+#: Text with line breaks (a note's body): none of those characters.
+LINES_PATTERN = rf"^[^{_CONTROL_CHARS}]*$"
 
 
 class TextOut(BaseModel):

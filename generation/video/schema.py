@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from generation.image.schema import Line
+from generation.image.schema import NOT_BLANK_PATTERN, Line
 
 __all__ = [
     "SlideshowSpec",
@@ -31,8 +31,9 @@ MIN_DURATION, MAX_DURATION = 6.0, 60.0
 MIN_WIDTH, MAX_WIDTH = 360, 1080
 
 Transition = Literal["crossfade", "cut"]
-CaptionLine = Annotated[Line, Field(min_length=1, max_length=40)]
-Hashtag = Annotated[Line, Field(min_length=1, max_length=30)]
+_NOT_BLANK = {"pattern": NOT_BLANK_PATTERN}  # something left once stripped
+CaptionLine = Annotated[Line, Field(min_length=1, max_length=40, json_schema_extra=_NOT_BLANK)]
+Hashtag = Annotated[Line, Field(min_length=1, max_length=30, json_schema_extra=_NOT_BLANK)]
 
 
 class SlideshowSpec(BaseModel):
@@ -50,18 +51,18 @@ class SlideshowSpec(BaseModel):
     template: str | None = Field(None, description="Cover template (GET /v1/images/templates); default: by seed.")
     duration: float = Field(15.0, ge=MIN_DURATION, le=MAX_DURATION, description="Seconds (6-60).")
     fps: int = Field(30, ge=12, le=60, description="Frames per second.")
-    width: int = Field(1080, ge=MIN_WIDTH, le=MAX_WIDTH, description="9:16: the height is width * 16 / 9.")
+    width: int = Field(
+        1080,
+        ge=MIN_WIDTH,
+        le=MAX_WIDTH,
+        multiple_of=2,
+        description="Even (H.264 yuv420p); 9:16: the height is width * 16 / 9.",
+    )
     transition: Transition = Field("crossfade", description="crossfade or cut between photos.")
     crf: int = Field(20, ge=14, le=28, description="H.264 quality (lower is better and bigger; 20 by default).")
     seed: int | None = Field(None, ge=0, lt=2**32, description="Same photos, words and seed: the same video.")
     audio_start: float = Field(0.0, ge=0, le=3600, description="Where in the audio track to start (seconds).")
     audio_fade: float = Field(1.0, ge=0, le=5, description="Fade in and out of the audio track (seconds).")
-
-    @model_validator(mode="after")
-    def _even_size(self) -> SlideshowSpec:
-        if self.width % 2:
-            raise ValueError("width must be even (H.264 yuv420p)")
-        return self
 
     @property
     def height(self) -> int:

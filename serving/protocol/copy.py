@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StrictBool
 
 from generation.copy.request import MAX_VARIANTS, NoteRequest
 from generation.copy.schema import Compliance, NoteDraft
@@ -27,7 +27,9 @@ MAX_BATCH_PRODUCTS = 1000
 class NoteRequestIn(NoteRequest):
     """A `NoteRequest`, optionally answered as a stream."""
 
-    stream: bool = Field(False, description="Server-sent events: `token` pieces, then `draft`s, then `done`.")
+    stream: StrictBool = Field(
+        False, description="Server-sent events: `token` pieces, then `draft`s, then `done`. JSON true or false only."
+    )
 
 
 class NotesBatchIn(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import BaseModel, Field, HttpUrl, StrictBool
 
 from serving.jobs.store import Job
 
@@ -103,5 +103,5 @@ class ModelListOut(BaseModel):
 
 class ModelCheckIn(BaseModel):
     names: list[str] | None = Field(None, max_length=64, description="Models to check; all when omitted.")
-    load: bool = Field(False, description="Also load each engine (reads the weights; slow).")
+    load: StrictBool = Field(False, description="Also load each engine (reads the weights; slow).")
     webhook_url: HttpUrl | None = Field(None, description="POSTed the job summary when the check finishes.")

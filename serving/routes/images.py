@@ -54,7 +54,13 @@ class CoversIn(BaseModel):
     """Composer covers — one (answered at once) or many (a job: progress per cover, artifacts, a ZIP) — or
     one diffusion `scene` (always a job: progress per denoising step)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Exactly one of `items` and `scene` (a null one is not given), as `_one_kind` checks.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [{"required": [k], "properties": {k: {"not": {"type": "null"}}}} for k in ("items", "scene")]
+        },
+    )
 
     items: list[dict[str, Any]] | None = Field(
         None, min_length=1, max_length=MAX_BATCH_ITEMS, description="Each {spec, photos: [base64...], id?}."

@@ -15,18 +15,81 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from common.errors import InputError, ServiceError
-from generation.translate.service import TranslationService
+from generation.translate.languages import load_languages
+from generation.translate.service import DEFAULT_CHAR_LIMIT, TEXT_PATTERN, LanguageOut, TranslationService
 from serving.errors import ApiError
+from serving.openapi import key_security
 from serving.routes.deps import get_translation
 from serving.runtime import Runtime, get_runtime
 
-__all__ = ["router"]
+__all__ = ["router", "LibreTranslateError", "TranslateResult", "DetectedLanguage"]
 
 MAX_ALTERNATIVES = 3
 MAX_BATCH = 128
+
+
+class LibreTranslateError(BaseModel):
+    """LibreTranslate's error body (not our envelope): 400 bad request, unsupported language or pair, text over the
+    limit, or no key; 403 invalid key; 429 rate limit."""
+
+    error: str
+
+
+class DetectedLanguage(BaseModel):
+    confidence: float = Field(description="0-100")
+    language: str
+
+
+class TranslateResult(BaseModel):
+    """`translatedText` (a list when `q` is), `detectedLanguage` with `source: auto`, `alternatives` when asked."""
+
+    translatedText: str | list[str]  # noqa: N815 - LibreTranslate's field names
+    detectedLanguage: DetectedLanguage | list[DetectedLanguage] | None = None  # noqa: N815
+    alternatives: list[str] | list[list[str]] | None = None
+
+
+def _request_body(*, batch: bool, translate: bool) -> dict[str, Any]:
+    """What `POST /translate` / `/detect` read, as JSON or as a form (the handlers read the body themselves)."""
+    codes = load_languages().spellings()
+    # To translate: not blank, no control or bidi-override characters (what the service accepts).
+    text = {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": DEFAULT_CHAR_LIMIT,
+        **({"pattern": TEXT_PATTERN} if translate else {}),  # detection takes any text
+        "description": f"At most NOTESTUDIO_TRANSLATE_CHAR_LIMIT characters ({DEFAULT_CHAR_LIMIT} by default).",
+    }
+    texts = {"type": "array", "items": text, "minItems": 1, "maxItems": MAX_BATCH}
+    fields: dict[str, Any] = {"q": {"anyOf": [text, texts]} if batch else text}
+    if translate:
+        fields["source"] = {"type": "string", "enum": ["auto", *codes], "description": "A language code, or auto."}
+        fields["target"] = {"type": "string", "enum": codes}
+        fields["format"] = {"type": "string", "enum": ["text", "html"], "default": "text"}
+        fields["alternatives"] = {"type": "integer", "minimum": 0, "maximum": MAX_ALTERNATIVES, "default": 0}
+    fields["api_key"] = {"type": "string", "description": "The key, when not in the Authorization / X-API-Key header."}
+    required = ["q", "source", "target"] if translate else ["q"]
+    schema = {"type": "object", "properties": fields, "required": required}
+    form = {**schema, "properties": {**fields, "q": text}}
+    return {
+        "required": True,
+        "content": {"application/json": {"schema": schema}, "application/x-www-form-urlencoded": {"schema": form}},
+    }
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": LibreTranslateError, "description": description}
+    for status, description in (
+        (400, "Bad request: a missing or bad field, an unsupported language or pair, text over the limit, no key"),
+        (403, "Invalid API key"),
+        (429, "Over the key's rate limit"),
+    )
+}
+# The key in the Authorization / X-API-Key header, or as `api_key` in the body.
+_KEYED = {"security": key_security("merchant")}
 
 router = APIRouter(tags=["libretranslate"])
 
@@ -100,7 +163,11 @@ def _texts(fields: dict[str, Any], is_form: bool) -> tuple[list[str], bool]:
     return ["\n".join(q.splitlines()) if is_form else q], False
 
 
-@router.post("/translate")
+@router.post(
+    "/translate",
+    responses={200: {"model": TranslateResult}, **_ERRORS},
+    openapi_extra={**_KEYED, "requestBody": _request_body(batch=True, translate=True)},
+)
 async def translate(
     request: Request,
     runtime: Runtime = Depends(get_runtime),
@@ -154,7 +221,11 @@ async def translate(
     return await _handle(request, runtime, work)
 
 
-@router.post("/detect")
+@router.post(
+    "/detect",
+    responses={200: {"model": list[DetectedLanguage]}, **_ERRORS},
+    openapi_extra={**_KEYED, "requestBody": _request_body(batch=False, translate=False)},
+)
 async def detect(
     request: Request,
     runtime: Runtime = Depends(get_runtime),
@@ -174,7 +245,7 @@ async def detect(
     return await _handle(request, runtime, work)
 
 
-@router.get("/languages")
+@router.get("/languages", responses={200: {"model": list[LanguageOut]}})
 async def languages(translation: TranslationService = Depends(get_translation)) -> JSONResponse:
     """Every language and its reachable targets (LibreTranslate `GET /languages`; no key needed, as there)."""
     listed = await run_in_threadpool(translation.language_list)

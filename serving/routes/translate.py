@@ -7,14 +7,23 @@ what was re-inserted or is missing.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from generation.translate.detect import Detection
+from generation.translate.languages import load_languages
 from generation.translate.masking import Term
-from generation.translate.service import LanguageOut, NoteOut, TextOut, TranslationService
+from generation.translate.service import (
+    HASHTAG_PATTERN,
+    LINES_PATTERN,
+    TEXT_PATTERN,
+    LanguageOut,
+    NoteOut,
+    TextOut,
+    TranslationService,
+)
 from serving.auth import Principal
 from serving.protocol import ErrorEnvelope
 from serving.routes.deps import get_services, get_translation, require
@@ -29,24 +38,55 @@ merchant = require("merchant")
 _ERRORS = {status: {"model": ErrorEnvelope} for status in (401, 403, 413, 422, 503)}
 router = APIRouter(prefix="/v1/translate", tags=["translate"], responses=_ERRORS)
 
+_CODES = load_languages().spellings()
+# What the service translates: not blank, no control or bidi-override characters (documented as a pattern; the
+# service's own check answers, naming the text).
+Text = Annotated[str, Field(json_schema_extra={"pattern": TEXT_PATTERN})]
+
 
 class InlineTerm(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     source: str = Field(min_length=1, max_length=100)
     target: str | None = Field(None, max_length=100, description="None: keep the source term as it is.")
-    case_sensitive: bool = False
+    case_sensitive: StrictBool = False
+
+
+class NoteIn(BaseModel):
+    """A note to translate (a `NoteDraft` from /v1/copy/notes): its other fields come back as they are."""
+
+    model_config = ConfigDict(extra="allow")
+
+    titles: list[Text] = Field(default_factory=list)
+    body: str = Field("", json_schema_extra={"pattern": LINES_PATTERN}, description="Lines; blank ones are kept.")
+    hashtags: list[Annotated[str, Field(json_schema_extra={"pattern": HASHTAG_PATTERN})]] = Field(
+        default_factory=list, description="With or without the leading `#`."
+    )
+
+
+# Exactly one of `text` and `note` (a null one is not given).
+_ONE_KIND = {
+    "oneOf": [{"required": [name], "properties": {name: {"not": {"type": "null"}}}} for name in ("text", "note")]
+}
 
 
 class TranslateIn(BaseModel):
     """Texts (one or a batch) or a whole note, from `source` (or `auto`) to `target`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_ONE_KIND)
 
-    text: str | list[str] | None = Field(None, description="A text or a list of texts (a batch, <= 128).")
-    note: dict[str, Any] | None = Field(None, description="A NoteDraft (titles, body, hashtags) to translate whole.")
-    source: str = Field("auto", description="A language code as LibreTranslate spells it (en, zh-Hans...), or auto.")
-    target: str = Field(description="A language code (en, zh-Hans, zh-Hant, ja, ...).")
+    text: Text | Annotated[list[Text], Field(min_length=1, max_length=MAX_TEXTS)] | None = Field(
+        None, description="A text or a list of texts (a batch, <= 128)."
+    )
+    note: NoteIn | None = Field(None, description="A NoteDraft (titles, body, hashtags) to translate whole.")
+    source: str = Field(
+        "auto",
+        json_schema_extra={"enum": ["auto", *_CODES]},
+        description="A language code as LibreTranslate spells it (en, zh-Hans...; any case), or auto.",
+    )
+    target: str = Field(
+        json_schema_extra={"enum": _CODES}, description="A language code (en, zh-Hans, zh-Hant, ja, ...; any case)."
+    )
     format: Literal["text", "html"] = "text"
     variant: Literal["tw", "hk"] | None = Field(None, description="Traditional Chinese of Taiwan or Hong Kong.")
     glossary_id: str | None = Field(None, description="One of your glossaries (`/v1/glossaries`).")
@@ -87,7 +127,9 @@ def terms_for(body: TranslateIn, services: Services, principal: Principal) -> li
     return terms
 
 
-@router.post("", response_model=TranslateOut, response_model_exclude_none=True)
+@router.post(
+    "", response_model=TranslateOut, response_model_exclude_none=True, responses={404: {"model": ErrorEnvelope}}
+)
 def translate(
     body: TranslateIn,
     principal: Principal = Depends(merchant),
@@ -98,7 +140,8 @@ def translate(
     re-insert and any still missing. A note comes back with the same shape (titles, body lines, hashtags)."""
     terms = terms_for(body, services, principal)
     if body.note is not None:
-        return TranslateOut(note=translation.translate_note(body.note, body.source, body.target, terms, body.variant))
+        note = body.note.model_dump()
+        return TranslateOut(note=translation.translate_note(note, body.source, body.target, terms, body.variant))
     texts = [body.text] if isinstance(body.text, str) else list(body.text or [])
     outs = translation.translate_texts(texts, body.source, body.target, terms, body.variant, body.format)
     return TranslateOut(translations=outs)

@@ -42,7 +42,16 @@ router = APIRouter(prefix="/v1/videos", tags=["videos"], responses=_ERRORS)
 class VideosIn(SlideshowSpec):
     """A slideshow: the photos (base64), an optional audio track, the words (or a note) and the choices."""
 
-    model_config = ConfigDict(extra="forbid")
+    # `clip` only with engine i2v (else a 422 naming `clip`).
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["engine"], "properties": {"engine": {"const": "i2v"}}},
+                {"properties": {"clip": {"type": "null"}}},
+            ]
+        },
+    )
 
     photos: list[str] = Field(min_length=1, max_length=MAX_PHOTOS, description="1-12 base64 product photos.")
     audio: str | None = Field(None, description="base64 audio track (MP3, M4A/AAC, WAV, OGG, FLAC); optional.")
