@@ -82,7 +82,7 @@ def test_public_addresses_pass(address):
 @pytest.mark.parametrize(
     ("url", "reason"),
     [
-        ("http://127.0.0.1:8000/hook", "loopback"),
+        ("http://127.0.0.1:8080/hook", "loopback"),
         ("http://[::1]/hook", "loopback"),
         ("http://[::ffff:127.0.0.1]/hook", "loopback"),
         ("http://10.0.0.7/hook", "private"),
@@ -90,7 +90,7 @@ def test_public_addresses_pass(address):
         ("https://192.168.0.10/hook", "private"),
         ("http://169.254.169.254/latest/meta-data/", "cloud-metadata"),
         ("http://[fd00:ec2::254]/latest/meta-data/", "cloud-metadata"),
-        ("http://0.0.0.0:8000/", "unspecified"),
+        ("http://0.0.0.0:8080/", "unspecified"),
         ("ftp://93.184.216.34/hook", "scheme"),
         ("file:///etc/passwd", "scheme"),
         ("gopher://93.184.216.34:70/", "scheme"),
@@ -132,7 +132,7 @@ def test_host_names_are_resolved_and_every_address_checked():
 
 
 def test_the_real_resolver_refuses_names_and_numeric_forms_of_loopback():
-    for url in ("http://localhost:8000/", "http://2130706433/", "http://0x7f.0.0.1/", "http://127.1/"):
+    for url in ("http://localhost:8080/", "http://2130706433/", "http://0x7f.0.0.1/", "http://127.1/"):
         with pytest.raises(TargetRefused):
             OutboundPolicy().resolve(url)
 

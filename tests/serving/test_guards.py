@@ -22,13 +22,13 @@ UPLOAD = "/studio/gradio_api/upload"
 
 @contextmanager
 def studio_client(tmp_path, **fields) -> Iterator[tuple[TestClient, Settings]]:
-    """The app of one ingress replica with the studio mounted, as `Ingress` builds it, on 127.0.0.1:8000."""
-    settings = Settings(data_dir=tmp_path / "var", port=8000, studio=True, job_heartbeat_s=0.2, **fields)
+    """The app of one ingress replica with the studio mounted, as `Ingress` builds it, on 127.0.0.1:18765."""
+    settings = Settings(data_dir=tmp_path / "var", port=18765, studio=True, job_heartbeat_s=0.2, **fields)
     settings = settings.with_dev_key()
     runtime = Runtime(settings)
     runtime.start()
     try:
-        with TestClient(asgi_app(runtime), base_url="http://127.0.0.1:8000", raise_server_exceptions=False) as client:
+        with TestClient(asgi_app(runtime), base_url="http://127.0.0.1:18765", raise_server_exceptions=False) as client:
             yield client, settings
     finally:
         runtime.stop()
@@ -40,14 +40,14 @@ def dev(tmp_path_factory) -> Iterator[tuple[TestClient, Settings]]:
         yield pair
 
 
-@pytest.mark.parametrize("host", ["localhost:8000", "127.0.0.1:8000", "[::1]:8000", "LOCALHOST:8000"])
+@pytest.mark.parametrize("host", ["localhost:18765", "127.0.0.1:18765", "[::1]:18765", "LOCALHOST:18765"])
 def test_dev_mode_answers_loopback_names_on_its_port(dev, host):
     client, _ = dev
     assert client.get("/health", headers={"host": host}).status_code == 200
 
 
 @pytest.mark.parametrize(
-    "host", ["rebind.attacker.example:8000", "127.0.0.1:9999", "localhost", "10.0.0.5:8000", "localhost.:8000"]
+    "host", ["rebind.attacker.example:18765", "127.0.0.1:9999", "localhost", "10.0.0.5:18765", "localhost.:18765"]
 )
 @pytest.mark.parametrize("path", ["/health", "/v1/models", "/studio/config", UPLOAD])
 def test_dev_mode_refuses_other_host_names_with_421(dev, host, path):
@@ -55,14 +55,14 @@ def test_dev_mode_refuses_other_host_names_with_421(dev, host, path):
     response = client.request("POST" if path == UPLOAD else "GET", path, headers={"host": host})
     assert response.status_code == 421
     error = response.json()["error"]
-    assert error["type"] == "misdirected_request" and error["param"] == "Host" and "8000" in error["message"]
+    assert error["type"] == "misdirected_request" and error["param"] == "Host" and "18765" in error["message"]
 
 
 def test_any_host_is_served_with_configured_keys_or_on_a_public_address(tmp_path):
     with studio_client(tmp_path / "a", api_keys=f"{MERCHANT_KEY}:merchant") as (client, _):
         assert client.get("/health", headers={"host": "notes.example.com"}).status_code == 200
     with studio_client(tmp_path / "b", host="0.0.0.0") as (client, settings):
-        assert settings.dev_key and client.get("/health", headers={"host": "10.0.0.5:8000"}).status_code == 200
+        assert settings.dev_key and client.get("/health", headers={"host": "10.0.0.5:18765"}).status_code == 200
 
 
 def test_the_dev_key_is_never_in_the_studio_config_and_only_loopback_requests_get_it(dev):
@@ -70,11 +70,11 @@ def test_the_dev_key_is_never_in_the_studio_config_and_only_loopback_requests_ge
     config = client.get("/studio/config")
     assert config.status_code == 200 and settings.dev_key not in config.text
     offer = _dev_key(settings)
-    assert offer(gr.Request(headers={"host": "localhost:8000"})) == settings.dev_key
-    for host in ("rebind.attacker.example:8000", "localhost:9999", None):
+    assert offer(gr.Request(headers={"host": "localhost:18765"})) == settings.dev_key
+    for host in ("rebind.attacker.example:18765", "localhost:9999", None):
         assert offer(gr.Request(headers={"host": host} if host else {})) == ""
     public = settings.model_copy(update={"host": "0.0.0.0"})
-    assert _dev_key(public)(gr.Request(headers={"host": "localhost:8000"})) == ""
+    assert _dev_key(public)(gr.Request(headers={"host": "localhost:18765"})) == ""
 
 
 def _upload(client: TestClient, headers: dict[str, str] | None = None, size: int = 5):

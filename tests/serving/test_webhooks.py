@@ -432,7 +432,7 @@ def test_every_route_refuses_internal_webhook_urls_with_one_422(client, route, p
     key, body = WEBHOOK_ROUTES[route]
     body = {k: ([photo] if v == ["PHOTO"] else v) for k, v in body.items()}
     refused = [
-        "http://127.0.0.1:8000/hook",
+        "http://127.0.0.1:8080/hook",
         "http://[::1]/hook",
         "http://[::ffff:127.0.0.1]/hook",
         "http://10.0.0.7/hook",
@@ -441,7 +441,7 @@ def test_every_route_refuses_internal_webhook_urls_with_one_422(client, route, p
         "http://100.64.1.1/hook",
         "http://169.254.169.254/latest/meta-data/",
         "http://[fd00:ec2::254]/latest/meta-data/",
-        "http://localhost:8000/hook",
+        "http://localhost:8080/hook",
     ]
     for url in refused:
         response = client.post(route, json={**body, "webhook_url": url}, headers=auth(key))
