@@ -138,6 +138,11 @@ class Composer:
         self._paint = threading.Lock()  # one cover painted at a time: the FreeType faces are shared
 
     # listing ------------------------------------------------------------------------------------------------
+    @property
+    def typesetter(self) -> Typesetter:
+        """The composer's typesetter (its fonts and word segmenter), for others that set text the same way."""
+        return self._ts
+
     def templates(self) -> list[TemplateInfo]:
         """Every template: name, Chinese display name, description, photo count range, what it needs."""
         return [

@@ -16,9 +16,7 @@ import cv2
 import numpy as np
 
 from generation.image.composer import Composer
-from generation.image.fonts import Fonts
 from generation.image.schema import CoverSpec
-from generation.image.text import Typesetter
 from generation.video.audio import AudioTrack
 from generation.video.captions import Captioner
 from generation.video.encode import X264_PRESET, VideoWriter
@@ -40,7 +38,7 @@ class Slideshow:
 
     def __init__(self, composer: Composer | None = None, preset: str = X264_PRESET) -> None:
         self.composer = composer or Composer()
-        self.typesetter = Typesetter(Fonts())
+        self.typesetter = self.composer.typesetter  # one set of fonts and one segmenter, not a second load
         self.preset = preset
 
     def __call__(
