@@ -94,7 +94,8 @@ class AppealLimitError(Exception):
 
 def input_hash(record: dict[str, Any]) -> str:
     """SHA-256 of the canonical JSON of the input record (images included as given)."""
-    return hashlib.sha256(json.dumps(record, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+    canonical = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()  # as sent, lone surrogates too
 
 
 def _iso(value: datetime | None) -> str | None:

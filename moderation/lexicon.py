@@ -1,4 +1,5 @@
-"""Lexicon matching: Aho-Corasick over folded text, context rules, evidence mapped to original offsets."""
+"""Lexicon matching: Aho-Corasick over folded text, context rules, word boundaries and grammar
+(`moderation.grammar`), evidence mapped to original offsets."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import ahocorasick
 import numpy as np
 import yaml
 
+from moderation.grammar import DEFAULT_GRAMMAR, Grammar, readable
 from moderation.normalize import NormalizedText, fold
 from moderation.types import Evidence, Hit
 
@@ -36,6 +38,7 @@ class LexiconEntry:
     window: int = 8
     ascii_word: bool = False
     skip_categories: tuple[str, ...] = ()
+    word_boundary: bool = True
 
     def accepts(self, text: str, start: int, end: int, category: str | None) -> bool:
         """Context rules on the folded text around `text[start:end]`."""
@@ -62,12 +65,13 @@ class LexiconEntry:
 class Lexicon:
     """All entries of a lexicon file in one automaton; `version` goes into every audit record."""
 
-    def __init__(self, path: Path = DEFAULT_LEXICON) -> None:
+    def __init__(self, path: Path = DEFAULT_LEXICON, grammar_path: Path = DEFAULT_GRAMMAR) -> None:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         self.version = str(raw["version"])
         self.entries: list[LexiconEntry] = []
         self._automaton = ahocorasick.Automaton()
         patterns: dict[str, list[int]] = {}
+        written: list[str] = []
         for item in raw["entries"]:
             entry = LexiconEntry(
                 code=item["code"],
@@ -79,17 +83,34 @@ class Lexicon:
                 window=int(item.get("window", 8)),
                 ascii_word=bool(item.get("ascii_word", False)),
                 skip_categories=tuple(c.lower() for c in item.get("skip_categories", [])),
+                word_boundary=bool(item.get("word_boundary", True)),
             )
             self.entries.append(entry)
             combos = [p + s for p in item.get("prefixes", []) for s in item.get("stems", [])]
+            written += item["terms"] + combos
             for term in _folded(item["terms"] + combos):
                 patterns.setdefault(term, []).append(len(self.entries) - 1)
         for term, entry_ids in patterns.items():
             self._automaton.add_word(term, (term, tuple(entry_ids)))
         self._automaton.make_automaton()
+        self.grammar = Grammar(tuple(written), grammar_path)
         self.codes = sorted({e.code for e in self.entries})
         self.warning_cues = _folded(raw.get("warning_cues"))
         self._cue_pattern = re.compile("|".join(map(re.escape, self.warning_cues))) if self.warning_cues else None
+
+    @staticmethod
+    def _clause(normalized: NormalizedText, start: int, end: int, reach: int = 6) -> tuple[int, int]:
+        """Folded `[lo, hi)` around a hit, at most `reach` characters each way, stopping where folding deleted
+        something: a space, punctuation or an emoji between two characters is a boundary its writer put there
+        (高仿 古驰 is not 高|仿古|驰), even though the hit itself may span such separators (高 仿)."""
+        offsets = normalized.offsets
+        lo = start
+        while lo > 0 and start - lo < reach and offsets[lo] - offsets[lo - 1] == 1:
+            lo -= 1
+        hi = end
+        while hi < len(offsets) and hi - end < reach and offsets[hi] - offsets[hi - 1] == 1:
+            hi += 1
+        return lo, hi
 
     @staticmethod
     def _crosses_clause(normalized: NormalizedText, start: int, end: int) -> bool:
@@ -114,13 +135,23 @@ class Lexicon:
         """Hits in one field; overlapping matches of the same code keep the longest (全网第一 over 第一)."""
         text = normalized.text
         found: dict[str, list[tuple[int, int, float]]] = {}
+        words: str | None = None  # the text as the segmenter reads it, made on the first candidate hit
         for end_index, (term, entry_ids) in self._automaton.iter(text):
             end = end_index + 1
             start = end - len(term)
+            is_word: bool | None = None  # asked once per span, only if an entry's own rules pass
             for entry_id in entry_ids:
                 entry = self.entries[entry_id]
-                if entry.accepts(text, start, end, category):
-                    found.setdefault(entry.code, []).append((start, end, entry.weight))
+                if not entry.accepts(text, start, end, category):
+                    continue
+                if entry.word_boundary:
+                    if is_word is None:
+                        if words is None:
+                            words = readable(normalized)
+                        is_word = self.grammar.is_claim(words, start, end, *self._clause(normalized, start, end))
+                    if not is_word:
+                        continue
+                found.setdefault(entry.code, []).append((start, end, entry.weight))
         hits = []
         has_cue = bool(found) and self._cue_pattern is not None and self._cue_pattern.search(text) is not None
         for code, spans in found.items():

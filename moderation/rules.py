@@ -14,7 +14,7 @@ import yaml
 from moderation.normalize import NormalizedText
 from moderation.types import Evidence, Hit
 
-__all__ = ["find_contact_details", "find_replica_ratio"]
+__all__ = ["find_contact_details", "find_replica_ratio", "mark_evasion"]
 
 # Mainland mobile numbers, digits possibly split by single spaces (dashes and dots are folded away).
 _PHONE = re.compile(r"(?<![0-9])1[3-9][0-9](?: ?[0-9]){8}(?![0-9])")
@@ -34,6 +34,12 @@ _RATIO = re.compile(r"(?<![0-9.])[1１一]\s*[:：比]\s*[1１一](?![0-9.])")
 _RULES = yaml.safe_load((Path(__file__).with_name("data") / "rules.yaml").read_text(encoding="utf-8"))
 _RATIO_CONTEXT = tuple(_RULES["replica_ratio_context"])
 _RATIO_WINDOW = int(_RULES["replica_ratio_window"])
+_EVASION_BOOST = float(_RULES["evasion_boost"])
+#: Invisible characters: C0/C1 controls but tab and line breaks, soft hyphen, zero-width and bidi format
+#: characters, BOM, and U+FFFD (what could not be decoded, e.g. a lone surrogate).
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufffd]"
+)
 
 
 def _from_folded(field: str, normalized: NormalizedText, match: re.Match, group: int = 0) -> Evidence:
@@ -77,3 +83,21 @@ def find_replica_ratio(field: str, original: str) -> list[Hit]:
         if any(word in around for word in _RATIO_CONTEXT):
             evidence.append(Evidence(field, match.start(), match.end(), match.group()))
     return [Hit("counterfeit.slang", 0.9, tuple(evidence), "rule")] if evidence else []
+
+
+def mark_evasion(hits: list[Hit]) -> tuple[list[Hit], list[str]]:
+    """Hits whose evidence hides invisible characters score `evasion_boost` higher, with a reason each.
+
+    Folding already made the hidden term match; that someone hid it is a signal of its own.
+    """
+    out: list[Hit] = []
+    reasons: list[str] = []
+    for hit in hits:
+        hidden = 0
+        for evidence in hit.evidence:
+            count = len(_INVISIBLE.findall(evidence.text))
+            if count:
+                reasons.append(f"{evidence.field}: {count} invisible characters inside a {hit.code} match")
+            hidden += count
+        out.append(Hit(hit.code, min(1.0, hit.score + _EVASION_BOOST), hit.evidence, hit.source) if hidden else hit)
+    return out, reasons

@@ -6,14 +6,14 @@ record becomes a library `Listing` (images decoded and checked), for HTTP, the C
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from common.errors import InputError, from_validation_error
 from common.images import MAX_IMAGE_BYTES, check_pixels, decode_base64
+from common.text import replace_unencodable
 from moderation.image_registry import ImageError, decode_image
 from moderation.types import Listing
 
@@ -39,9 +39,9 @@ __all__ = [
 ]
 
 MAX_BATCH = 256
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-#: What `_no_control_characters` accepts, as a JSON-schema pattern.
-_TEXT = {"pattern": r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"}
+#: Longest text field read. Padding a term with invisible characters must not buy an error instead of a
+#: decision, so fields are long (the request's byte limit still applies); folding strips the padding.
+MAX_FIELD_CHARS = 100_000
 
 #: A key's public id (`GET /v1/whoami` shows a key its own): 12 lowercase hex characters.
 _KEY_ID = r"^[0-9a-f]{12}$"
@@ -52,34 +52,46 @@ _MERCHANT_ID_DOC = (
 )
 
 
-def _no_control_characters(value: str | None) -> str | None:
-    if value is not None and _CONTROL.search(value):
-        raise ValueError("contains control characters (binary data is not text)")
-    return value
+def _readable(value: str | None) -> str | None:
+    """Control characters stay (normalization folds them away and counts them as evasion); lone surrogates
+    and NUL, which nothing downstream can store or send, become U+FFFD one for one, so offsets hold."""
+    return replace_unencodable(value) if value is not None else None
+
+
+def _readable_id(value: str | int | None) -> str | int | None:
+    return replace_unencodable(value) if isinstance(value, str) else value
+
+
+def _readable_record(data: Any) -> Any:
+    """Before validation (pydantic refuses a str with a lone surrogate outright): the same, for every string."""
+    if isinstance(data, dict):
+        return {key: replace_unencodable(value) if isinstance(value, str) else value for key, value in data.items()}
+    return data
 
 
 class ListingIn(BaseModel):
     """One listing or note. Unknown fields are ignored; `id` is echoed back."""
 
-    model_config = ConfigDict(extra="ignore", str_max_length=20_000)
+    model_config = ConfigDict(extra="ignore", str_max_length=MAX_FIELD_CHARS)
 
     id: str | int | None = Field(None, description="Echoed back in the result.")
-    title: str = Field("", max_length=500)
-    body: str = Field("", max_length=20_000)
+    title: str = Field("", max_length=MAX_FIELD_CHARS)
+    body: str = Field("", max_length=MAX_FIELD_CHARS)
     price: float | None = Field(None, ge=0, le=1e9, description="CNY")
     brand: str | None = Field(None, max_length=200)
     category: str | None = Field(None, max_length=200)
     images: list[str] = Field(default_factory=list, max_length=9, description="base64 or data: URIs")
     merchant_id: str | None = Field(None, pattern=_KEY_ID, description=_MERCHANT_ID_DOC)
 
-    _text = field_validator("title", "body", "brand", "category")(_no_control_characters)
+    _text = field_validator("title", "body", "brand", "category")(_readable)
+    _record = model_validator(mode="before")(_readable_record)
 
     @field_validator("id")
     @classmethod
     def _id_length(cls, value: str | int | None) -> str | int | None:
         if isinstance(value, str) and len(value) > 256:
             raise ValueError("id is longer than 256 characters")
-        return value
+        return _readable_id(value)
 
     @classmethod
     def parse(cls, record: Any, param: str) -> ListingIn:
@@ -141,12 +153,14 @@ class ListingsIn(BaseModel):
 
 class TextIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=20_000, json_schema_extra=_TEXT)
+    text: str = Field(min_length=1, max_length=MAX_FIELD_CHARS)
     id: str | int | None = None
-    category: str | None = Field(None, max_length=200, json_schema_extra=_TEXT)
+    category: str | None = Field(None, max_length=200)
     merchant_id: str | None = Field(None, pattern=_KEY_ID, description=_MERCHANT_ID_DOC)
 
-    _text = field_validator("text", "category")(_no_control_characters)
+    _text = field_validator("text", "category")(_readable)
+    _record = model_validator(mode="before")(_readable_record)
+    _id = field_validator("id")(_readable_id)
 
 
 class ImagesIn(BaseModel):

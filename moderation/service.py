@@ -19,6 +19,7 @@ import anyio
 
 from common.coalescing import CoalescingWorker
 from common.errors import InputError
+from common.text import replace_unencodable
 from moderation.audit import AppealLimitError, AuditLog, Viewer, input_hash
 from moderation.moderator import Moderator
 from moderation.policy import Policy
@@ -197,6 +198,8 @@ def _read_records(
             listing = wire.to_listing(where)
         except InputError as exc:
             record_id = record.get("id") if isinstance(record, dict) else None
+            if isinstance(record_id, str):
+                record_id = replace_unencodable(record_id)
             slots[index] = {"id": record_id if isinstance(record_id, str | int) else None, "error": exc.to_dict()}
             continue
         valid.append((index, listing, input_hash(record), wire.merchant_id))

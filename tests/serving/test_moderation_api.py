@@ -60,11 +60,44 @@ def test_one_bad_record_does_not_fail_the_batch(client):
         {"id": "g", "title": "好评返现5元"},
     ]
     results = moderate(client, listings).json()["results"]
-    assert [r.get("decision") for r in results] == ["pass", None, None, None, None, None, "block"]
+    assert [r.get("decision") for r in results] == ["pass", None, "pass", None, None, None, "block"]
+    assert [r.get("id") for r in results] == ["a", "b", "c", "d", None, "f", "g"]  # every record keeps its id
     assert results[1]["error"]["param"] == "listings.1.title"
-    assert "control characters" in results[2]["error"]["message"]
     assert "no title, body or images" in results[3]["error"]["message"]
     assert results[5]["error"]["param"] == "listings.5.images.0"
+
+
+@pytest.mark.parametrize(
+    ("title", "body"),
+    [
+        ("高仿LV老花包", "加薇\u0007信 abc12345"),  # one control character
+        ("高\x00仿LV老花包", "加\x01\x02薇信 abc12345"),  # NUL and C0 controls inside the terms
+        ("高\u200b\u200b\u200b仿LV老花包", "加" + "\u200b" * 5000 + "薇信 abc12345"),  # zero-width runs
+        ("高\ud800仿LV老花包", "加\udfff薇信 abc12345"),  # lone surrogates, as JSON escapes can carry them
+        ("高仿LV老花包" + "\u2060" * 600, "加薇信 abc12345" + "好" * 30_000),  # fields far longer than a listing
+    ],
+)
+def test_hidden_characters_never_buy_an_error(client, title, body):
+    """A violating listing padded with invisible or undecodable characters gets a decision, its id, evidence on
+    the text as sent, and the padding reported as evasion: never an error entry instead."""
+    import json
+
+    payload = json.dumps({"listings": [{"id": "sku-x", "title": title, "body": body}]}, ensure_ascii=True)
+    response = client.post(
+        "/v1/moderation/listings", content=payload, headers={**auth(PLATFORM_KEY), "Content-Type": "application/json"}
+    )
+    assert response.status_code == 200, response.text
+    [result] = response.json()["results"]
+    assert result["id"] == "sku-x" and result["decision"] == "block", result
+    tops = {label["code"].split(".")[0] for label in result["labels"]}
+    assert {"counterfeit", "diversion"} <= tops
+    for label in result["labels"]:
+        for e in label["evidence"]:
+            field = title if e["field"] == "title" else body
+            sent = field[e["start"] : e["end"]]
+            assert e["text"] == sent or ("\ufffd" in e["text"] and len(e["text"]) == len(sent))
+    if any(ch in title + body for ch in "\x00\x01\u0007\u200b\ud800\udfff"):
+        assert any("invisible characters" in reason for reason in result["reasons"])
 
 
 @pytest.mark.parametrize(
@@ -90,7 +123,7 @@ def test_scopes(client):
 def test_text_endpoint_and_bad_text(client):
     response = client.post("/v1/moderation/text", json={"text": "电话 138-1234-5678"}, headers=auth(PLATFORM_KEY))
     assert response.json()["labels"][0]["code"] == "diversion.contact"
-    for body, param in (({"text": ""}, "text"), ({"text": "a" * 20001}, "text"), ({"text": 3}, "text")):
+    for body, param in (({"text": ""}, "text"), ({"text": "a" * 100_001}, "text"), ({"text": 3}, "text")):
         assert_envelope(
             client.post("/v1/moderation/text", json=body, headers=auth(PLATFORM_KEY)), 422, "invalid_request", param
         )

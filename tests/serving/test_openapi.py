@@ -177,7 +177,7 @@ AGREEMENT = [
     ("/v1/glossaries", MERCHANT_KEY, {"name": "g", "terms": [{"source": "a", "case_sensitive": 0}]}, False),
     ("/v1/glossaries", MERCHANT_KEY, {"name": "g", "terms": [{"source": "a", "target_lang": "xx"}]}, False),
     ("/v1/moderation/text", PLATFORM_KEY, {"text": "好物推荐"}, True),
-    ("/v1/moderation/text", PLATFORM_KEY, {"text": "a\x08"}, False),
+    ("/v1/moderation/text", PLATFORM_KEY, {"text": "a\x08"}, True),  # moderated: controls are evasion, not errors
     ("/v1/images", MERCHANT_KEY, {}, False),  # neither items nor scene
     ("/v1/videos", MERCHANT_KEY, {"photos": ["x"], "width": 1079}, False),  # odd: H.264 yuv420p
     ("/v1/videos", MERCHANT_KEY, {"photos": ["x"], "clip": {}}, False),  # clip only with engine i2v
