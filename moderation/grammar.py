@@ -23,21 +23,27 @@ from moderation.segment import Segmenter, Token, is_han
 __all__ = ["Grammar", "DEFAULT_GRAMMAR", "readable"]
 
 DEFAULT_GRAMMAR = Path(__file__).with_name("data") / "grammar.yaml"
+_HAN_NUMERALS = "〇一二三四五六七八九"
 
 
 def readable(normalized: NormalizedText) -> str:
-    """The folded text with Chinese numerals as written, for the segmenter.
+    """The folded text with numerals as Chinese writes them, for the segmenter.
 
-    Folding reads 一 as 1 (so 一三八 is a phone number), which leaves 第1行 for jieba, who knows only 第一行;
-    a digit that came from a Han character gets that character back. Same length as the folded text.
+    Folding reads 一 as 1 (so 一三八 is a phone number), which leaves 第1行 for jieba, who knows only 第一行; a
+    digit that came from a Han character gets that character back, and any other digit its Chinese numeral
+    (第 1 节 reads 第一节: an ordinal either way). Same length as the folded text.
     """
     text = normalized.text
     if not any(ch.isdigit() for ch in text):
         return text
     original, offsets = normalized.original, normalized.offsets
-    return "".join(
-        original[offsets[i]] if ch.isdigit() and is_han(original[offsets[i]]) else ch for i, ch in enumerate(text)
-    )
+    out = []
+    for i, ch in enumerate(text):
+        if "0" <= ch <= "9":
+            source = original[offsets[i]]
+            ch = source if is_han(source) else _HAN_NUMERALS[int(ch)]
+        out.append(ch)
+    return "".join(out)
 
 
 def _folded(values) -> tuple[str, ...]:
@@ -47,7 +53,10 @@ def _folded(values) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class _Use:
+    """One everyday use of some terms (see `uses` in data/grammar.yaml for the fields)."""
+
     name: str
+    prev: tuple[str, ...]
     inside_pos: frozenset[str]
     next_pos: frozenset[str]
     unless_next: frozenset[str]
@@ -55,13 +64,17 @@ class _Use:
 
     def everyday(self, text: str, start: int, end: int, tokens: list[Token]) -> bool:
         """Whether the hit `text[start:end]` is this everyday (non-claim) use."""
-        if self.unless_prev and text[max(0, start - 8) : start].endswith(self.unless_prev):
+        before = text[max(0, start - 8) : start]
+        if self.unless_prev and before.endswith(self.unless_prev):
             return False
+        if self.prev and before.endswith(self.prev):
+            return True
         containing = next(
             (t for t in tokens if t.start <= start and end <= t.end and t.end - t.start > end - start), None
         )
         if containing is not None:
-            return containing.tag in self.inside_pos
+            rest = text[end : containing.end]
+            return ("*" in self.inside_pos or containing.tag in self.inside_pos) and rest not in self.unless_next
         following = next((t for t in tokens if t.start == end), None)
         return following is not None and following.tag in self.next_pos and following.word not in self.unless_next
 
@@ -79,6 +92,7 @@ class Grammar:
         for item in raw.get("uses", []):
             use = _Use(
                 name=item["name"],
+                prev=_folded(item.get("prev")),
                 inside_pos=frozenset(item.get("inside_pos", [])),
                 next_pos=frozenset(item.get("next_pos", [])),
                 unless_next=frozenset(_folded(item.get("unless_next"))),

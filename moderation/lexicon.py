@@ -23,6 +23,18 @@ _SENTENCE_MARKS = ("。", "！", "？", "!", "?", "；", ";", "\n")
 _CLAUSE_MARKS = frozenset("，。！？、；：,!?;:\n")
 
 
+def _separated(normalized: NormalizedText, i: int) -> bool:
+    """Whether the writer separated folded characters `i - 1` and `i` (see `Lexicon._clause`)."""
+    left, right = int(normalized.offsets[i - 1]), int(normalized.offsets[i])
+    if right - left == 1:
+        return False
+    original = normalized.original
+    between = original[left + 1 : right]
+    if not between.isspace():
+        return True
+    return not (original[left].isascii() or original[right].isascii())
+
+
 def _folded(values: list[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(f for f in (fold(v) for v in values or []) if f))
 
@@ -100,15 +112,15 @@ class Lexicon:
 
     @staticmethod
     def _clause(normalized: NormalizedText, start: int, end: int, reach: int = 6) -> tuple[int, int]:
-        """Folded `[lo, hi)` around a hit, at most `reach` characters each way, stopping where folding deleted
-        something: a space, punctuation or an emoji between two characters is a boundary its writer put there
-        (高仿 古驰 is not 高|仿古|驰), even though the hit itself may span such separators (高 仿)."""
-        offsets = normalized.offsets
+        """Folded `[lo, hi)` around a hit, at most `reach` characters each way, stopping at separators folding
+        deleted: punctuation or an emoji between two characters, or a space between two Chinese characters, is a
+        boundary its writer put there (高仿 古驰 is not 高|仿古|驰), though the hit itself may span such
+        separators (高 仿). A space next to a Latin letter or digit is typography (第 1 节), not a boundary."""
         lo = start
-        while lo > 0 and start - lo < reach and offsets[lo] - offsets[lo - 1] == 1:
+        while lo > 0 and start - lo < reach and not _separated(normalized, lo):
             lo -= 1
         hi = end
-        while hi < len(offsets) and hi - end < reach and offsets[hi] - offsets[hi - 1] == 1:
+        while hi < len(normalized.offsets) and hi - end < reach and not _separated(normalized, hi):
             hi += 1
         return lo, hi
 
@@ -139,6 +151,10 @@ class Lexicon:
         for end_index, (term, entry_ids) in self._automaton.iter(text):
             end = end_index + 1
             start = end - len(term)
+            if (term[-1].isdigit() and end < len(text) and text[end].isdigit() and not _separated(normalized, end)) or (
+                term[0].isdigit() and start > 0 and text[start - 1].isdigit() and not _separated(normalized, start)
+            ):
+                continue  # part of a longer number: 第1 in 第12章, 7天 in 17天 (not 第一，七天)
             is_word: bool | None = None  # asked once per span, only if an entry's own rules pass
             for entry_id in entry_ids:
                 entry = self.entries[entry_id]

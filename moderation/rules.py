@@ -7,11 +7,12 @@ links and e-mail run on the original text, where their punctuation still exists.
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 
 import yaml
 
-from moderation.normalize import NormalizedText
+from moderation.normalize import NormalizedText, fold
 from moderation.types import Evidence, Hit
 
 __all__ = ["find_contact_details", "find_replica_ratio", "mark_evasion"]
@@ -21,7 +22,9 @@ _PHONE = re.compile(r"(?<![0-9])1[3-9][0-9](?: ?[0-9]){8}(?![0-9])")
 _LANDLINE = re.compile(r"(?<![0-9])0[1-9][0-9]{1,2} ?[2-8][0-9]{6,7}(?![0-9])")
 _QQ = re.compile(r"(?:qq|扣扣|企鹅号?|q号)(?:号|号码)?(?:是|为)?([1-9][0-9]{4,10})(?![0-9])")
 _WECHAT_ID = re.compile(
-    r"(?:微信|薇信|威信|维信|徽信|v信|vx|wx|weixin|wechat)(?:号|id)?(?:是|为)? ?([a-z][a-z0-9]{5,19})(?![a-z0-9])"
+    # Latin prefixes start a word: the wx in "drwxrwxrwx" (a Unix permission string) is not WeChat
+    r"(?:微信|薇信|威信|维信|徽信|v信|(?<![a-z])(?:vx|wx|weixin|wechat))"
+    r"(?:号|id)?(?:是|为)? ?([a-z][a-z0-9]{5,19})(?![a-z0-9])"
 )
 # A bare "v" / "加v" is an id prefix only when the id carries a digit ("V collection" is English).
 _V_ID = re.compile(r"(?<![a-z])(?:加v|v)(?:号)? ?((?=[a-z0-9]*[0-9])[a-z][a-z0-9]{5,19})(?![a-z0-9])")
@@ -35,11 +38,26 @@ _RULES = yaml.safe_load((Path(__file__).with_name("data") / "rules.yaml").read_t
 _RATIO_CONTEXT = tuple(_RULES["replica_ratio_context"])
 _RATIO_WINDOW = int(_RULES["replica_ratio_window"])
 _EVASION_BOOST = float(_RULES["evasion_boost"])
+_LINKS = _RULES["links"]
+_DIVERT_CUES = tuple(fold(cue) for cue in _LINKS["divert_cues"])
 #: Invisible characters: C0/C1 controls but tab and line breaks, soft hyphen, zero-width and bidi format
 #: characters, BOM, and U+FFFD (what could not be decoded, e.g. a lone surrogate).
 _INVISIBLE = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufffd]"
 )
+
+
+def _one_token(normalized: NormalizedText, match: re.Match, group: int) -> bool:
+    """Whether the id the pattern read is one token as written: folding deletes punctuation, so "vipw(8)，vigr(8)"
+    reads vipw8vigr8 and "virtdisk.qcow2" virtdiskqcow2, which look like ids. An id may carry _ and -, and
+    spaces, emoji or invisible characters (evasion), never other punctuation or symbols."""
+    start, end = normalized.span(match.start(group), match.end(group))
+    for ch in normalized.original[start:end]:
+        if ch in "_-" or ch.isalnum() or ch.isspace():
+            continue
+        if unicodedata.category(ch)[0] in "PS" and unicodedata.category(ch) != "So":
+            return False
+    return True
 
 
 def _from_folded(field: str, normalized: NormalizedText, match: re.Match, group: int = 0) -> Evidence:
@@ -59,11 +77,15 @@ def find_contact_details(field: str, normalized: NormalizedText) -> list[Hit]:
         phones += [_from_folded(field, normalized, m) for m in _LANDLINE.finditer(text)]
         if phones:
             hits.append(Hit("diversion.contact", 0.97, tuple(phones), "rule"))
-        ids = [_from_folded(field, normalized, m, 1) for m in _QQ.finditer(text)]
-        ids += [_from_folded(field, normalized, m, 1) for m in _V_ID.finditer(text) if not _WECHAT_ID.search(m.group())]
+        ids = [_from_folded(field, normalized, m, 1) for m in _QQ.finditer(text) if _one_token(normalized, m, 1)]
+        ids += [
+            _from_folded(field, normalized, m, 1)
+            for m in _V_ID.finditer(text)
+            if not _WECHAT_ID.search(m.group()) and _one_token(normalized, m, 1)
+        ]
     else:
         ids = []
-    ids += [_from_folded(field, normalized, m, 1) for m in _WECHAT_ID.finditer(text)]
+    ids += [_from_folded(field, normalized, m, 1) for m in _WECHAT_ID.finditer(text) if _one_token(normalized, m, 1)]
     if ids:
         hits.append(Hit("diversion.contact", 0.96, tuple(ids), "rule"))
     if "." in original or "@" in original or "．" in original:
@@ -71,8 +93,23 @@ def find_contact_details(field: str, normalized: NormalizedText) -> list[Hit]:
         emails = [Evidence(field, m.start(), m.end(), m.group()) for m in _EMAIL.finditer(original)]
         links = [link for link in links if not any(e.start <= link.start < e.end for e in emails)] + emails
         if links:
-            hits.append(Hit("diversion.link", 0.9, tuple(links), "rule"))
+            # A link or address alone asks for a look (documentation quotes them); one to a shop, a short-link
+            # service or next to words that send the reader there diverts: block level.
+            strong = [link for link in links if _diverting_link(original, link)]
+            weight = _LINKS["divert_weight"] if strong else _LINKS["weight"]
+            hits.append(Hit("diversion.link", weight, tuple(strong or links), "rule"))
     return hits
+
+
+def _diverting_link(original: str, link: Evidence) -> bool:
+    """A link to a shop, marketplace or short-link service, or one with a cue nearby that sends readers there.
+    Names and cues are looked for in folded text too (网-址, ta😭obao.com)."""
+    lowered = link.text.lower()
+    if any(domain in lowered for domain in _LINKS["divert_domains"]):
+        return True
+    window = int(_LINKS["window"])
+    around = fold(original[max(0, link.start - window) : link.end + window])
+    return any(name in around for name in _LINKS["divert_names"]) or any(cue in around for cue in _DIVERT_CUES)
 
 
 def find_replica_ratio(field: str, original: str) -> list[Hit]:
