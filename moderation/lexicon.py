@@ -35,6 +35,16 @@ def _separated(normalized: NormalizedText, i: int) -> bool:
     return not (original[left].isascii() or original[right].isascii())
 
 
+def _one_number(normalized: NormalizedText, i: int) -> bool:
+    """Whether digits `i - 1` and `i` belong to one written number: adjacent, or Latin digits around a decimal
+    point or thousands separator (1.1.4, 1,000); 第一，七天 are two."""
+    left, right = int(normalized.offsets[i - 1]), int(normalized.offsets[i])
+    if right - left == 1:
+        return True
+    original = normalized.original
+    return original[left + 1 : right] in (".", ",") and original[left].isascii() and original[right].isascii()
+
+
 def _folded(values: list[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(f for f in (fold(v) for v in values or []) if f))
 
@@ -50,12 +60,22 @@ class LexiconEntry:
     window: int = 8
     ascii_word: bool = False
     skip_categories: tuple[str, ...] = ()
+    only_categories: tuple[str, ...] = ()
+    category_words: tuple[str, ...] = ()
     word_boundary: bool = True
 
     def accepts(self, text: str, start: int, end: int, category: str | None) -> bool:
         """Context rules on the folded text around `text[start:end]`."""
         if category and self.skip_categories and any(c in category.lower() for c in self.skip_categories):
             return False
+        if self.only_categories:
+            # A claim only some goods may not make (除螨 is fine for a vacuum cleaner, not for a face cream):
+            # the listing's category decides; without one, words naming such goods anywhere in the field do.
+            if category:
+                if not any(c in category.lower() for c in self.only_categories):
+                    return False
+            elif not any(word in text for word in self.category_words):
+                return False
         if self.ascii_word and text[start:end].isascii():
             if (start > 0 and text[start - 1].isascii() and text[start - 1].isalpha()) or (
                 end < len(text) and text[end].isascii() and text[end].isalpha()
@@ -95,6 +115,8 @@ class Lexicon:
                 window=int(item.get("window", 8)),
                 ascii_word=bool(item.get("ascii_word", False)),
                 skip_categories=tuple(c.lower() for c in item.get("skip_categories", [])),
+                only_categories=tuple(c.lower() for c in item.get("only_categories", [])),
+                category_words=_folded(item.get("category_words")),
                 word_boundary=bool(item.get("word_boundary", True)),
             )
             self.entries.append(entry)
@@ -151,8 +173,8 @@ class Lexicon:
         for end_index, (term, entry_ids) in self._automaton.iter(text):
             end = end_index + 1
             start = end - len(term)
-            if (term[-1].isdigit() and end < len(text) and text[end].isdigit() and not _separated(normalized, end)) or (
-                term[0].isdigit() and start > 0 and text[start - 1].isdigit() and not _separated(normalized, start)
+            if (term[-1].isdigit() and end < len(text) and text[end].isdigit() and _one_number(normalized, end)) or (
+                term[0].isdigit() and start > 0 and text[start - 1].isdigit() and _one_number(normalized, start)
             ):
                 continue  # part of a longer number: 第1 in 第12章, 7天 in 17天 (not 第一，七天)
             is_word: bool | None = None  # asked once per span, only if an entry's own rules pass
