@@ -61,6 +61,7 @@ class _Use:
     next_pos: frozenset[str]
     unless_next: frozenset[str]
     unless_prev: tuple[str, ...]
+    adjective_after: frozenset[str]
 
     def everyday(self, text: str, start: int, end: int, tokens: list[Token]) -> bool:
         """Whether the hit `text[start:end]` is this everyday (non-claim) use."""
@@ -69,14 +70,26 @@ class _Use:
             return False
         if self.prev and before.endswith(self.prev):
             return True
+        # Where the word the hit starts ends: 最好 + 用 may read 最 + 好用, an adjective ("the most usable").
+        core_end = end if any(text.startswith(word, end - len(word)) for word in self.unless_next) else None
         containing = next(
             (t for t in tokens if t.start <= start and end <= t.end and t.end - t.start > end - start), None
         )
         if containing is not None:
             rest = text[end : containing.end]
-            return ("*" in self.inside_pos or containing.tag in self.inside_pos) and rest not in self.unless_next
+            if rest in self.unless_next and self.adjective_after:
+                core_end = containing.end
+            else:
+                return ("*" in self.inside_pos or containing.tag in self.inside_pos) and rest not in self.unless_next
         following = next((t for t in tokens if t.start == end), None)
-        return following is not None and following.tag in self.next_pos and following.word not in self.unless_next
+        if core_end is None and following is not None and following.word in self.unless_next:
+            core_end = following.end
+        if core_end is not None:
+            # The adjective reading stands before 的 or at the end of a clause; with an object after it, the
+            # phrase is advice again (最好用温水洗, 最好看一下说明书).
+            after = next((t for t in tokens if t.start == core_end), None)
+            return bool(self.adjective_after) and after is not None and after.word not in self.adjective_after
+        return following is not None and following.tag in self.next_pos
 
 
 class Grammar:
@@ -97,8 +110,12 @@ class Grammar:
                 next_pos=frozenset(item.get("next_pos", [])),
                 unless_next=frozenset(_folded(item.get("unless_next"))),
                 unless_prev=_folded(item.get("unless_prev")),
+                adjective_after=frozenset(_folded(item.get("adjective_after"))),
             )
-            for term in _folded(item["terms"]):
+            terms = list(item["terms"])
+            if use.adjective_after:  # 最好 + 用 = 最好用: the compound terms take the same grammar
+                terms += [term + word for term in item["terms"] for word in item.get("unless_next", [])]
+            for term in _folded(terms):
                 self._uses.setdefault(term, []).append(use)
         # term -> [(offset of the term inside the phrase, phrase)] for every set phrase that contains it
         self._phrases_of: dict[str, list[tuple[int, str]]] = {}

@@ -22,8 +22,7 @@ _PHONE = re.compile(r"(?<![0-9])1[3-9][0-9](?: ?[0-9]){8}(?![0-9])")
 _LANDLINE = re.compile(r"(?<![0-9])0[1-9][0-9]{1,2} ?[2-8][0-9]{6,7}(?![0-9])")
 _QQ = re.compile(r"(?:qq|扣扣|企鹅号?|q号)(?:号|号码)?(?:是|为)?([1-9][0-9]{4,10})(?![0-9])")
 _WECHAT_ID = re.compile(
-    # Latin prefixes start a word: the wx in "drwxrwxrwx" (a Unix permission string) is not WeChat
-    r"(?:微信|薇信|威信|维信|徽信|v信|(?<![a-z])(?:vx|wx|weixin|wechat))"
+    r"(?:微信|薇信|威信|维信|徽信|v信|vx|wx|weixin|wechat)"
     r"(?:号|id)?(?:是|为)? ?([a-z][a-z0-9]{5,19})(?![a-z0-9])"
 )
 # A bare "v" / "加v" is an id prefix only when the id carries a digit ("V collection" is English).
@@ -60,6 +59,19 @@ def _one_token(normalized: NormalizedText, match: re.Match, group: int) -> bool:
     return True
 
 
+def _starts_a_word(normalized: NormalizedText, start: int) -> bool:
+    """A Latin prefix (wx, vx) must start a word as written: the wx in "drwxrwxrwx" (a Unix permission string) is
+    not WeChat, the one in "459r，wechat号" is (folding deleted the comma between)."""
+    text = normalized.text
+    if (
+        start == 0
+        or not ("a" <= text[start] <= "z")
+        or not ("a" <= text[start - 1] <= "z" or text[start - 1].isdigit())
+    ):
+        return True
+    return int(normalized.offsets[start]) - int(normalized.offsets[start - 1]) > 1
+
+
 def _from_folded(field: str, normalized: NormalizedText, match: re.Match, group: int = 0) -> Evidence:
     start, end = normalized.span(match.start(group), match.end(group))
     if group:  # report the whole "微信号 abc123" phrase when the id itself matched
@@ -85,7 +97,11 @@ def find_contact_details(field: str, normalized: NormalizedText) -> list[Hit]:
         ]
     else:
         ids = []
-    ids += [_from_folded(field, normalized, m, 1) for m in _WECHAT_ID.finditer(text) if _one_token(normalized, m, 1)]
+    ids += [
+        _from_folded(field, normalized, m, 1)
+        for m in _WECHAT_ID.finditer(text)
+        if _one_token(normalized, m, 1) and _starts_a_word(normalized, m.start())
+    ]
     if ids:
         hits.append(Hit("diversion.contact", 0.96, tuple(ids), "rule"))
     if "." in original or "@" in original or "．" in original:
