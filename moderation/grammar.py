@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -26,19 +27,19 @@ DEFAULT_GRAMMAR = Path(__file__).with_name("data") / "grammar.yaml"
 _HAN_NUMERALS = "〇一二三四五六七八九"
 
 
-def readable(normalized: NormalizedText) -> str:
-    """The folded text with numerals as Chinese writes them, for the segmenter.
+def readable(normalized: NormalizedText, a: int = 0, b: int | None = None) -> str:
+    """The folded text (or its `[a:b]` slice) with numerals as Chinese writes them, for the segmenter.
 
     Folding reads 一 as 1 (so 一三八 is a phone number), which leaves 第1行 for jieba, who knows only 第一行; a
     digit that came from a Han character gets that character back, and any other digit its Chinese numeral
-    (第 1 节 reads 第一节: an ordinal either way). Same length as the folded text.
+    (第 1 节 reads 第一节: an ordinal either way). Same length as the folded slice.
     """
-    text = normalized.text
-    if not any(ch.isdigit() for ch in text):
+    text = normalized.text[a:b]
+    if not any("0" <= ch <= "9" for ch in text):
         return text
     original, offsets = normalized.original, normalized.offsets
     out = []
-    for i, ch in enumerate(text):
+    for i, ch in enumerate(text, start=a):
         if "0" <= ch <= "9":
             source = original[offsets[i]]
             ch = source if is_han(source) else _HAN_NUMERALS[int(ch)]
@@ -127,6 +128,7 @@ class Grammar:
                     offset = phrase.find(term, offset + 1)
         self._segmenter: Segmenter | None = None
         self._lock = threading.Lock()
+        self._is_claim_cached = lru_cache(maxsize=65536)(self._is_claim)
 
     @property
     def segmenter(self) -> Segmenter:
@@ -146,8 +148,12 @@ class Grammar:
         """Whether the hit `text[start:end]` of `readable` text is a word used as the lexicon means it.
 
         `text[lo:hi]` is the clause around the hit: folding deletes punctuation, so 原单，纯原 reads 原单纯原,
-        and 单纯 must not count as a word across the comma.
+        and 单纯 must not count as a word across the comma. Pass only the few characters around the hit
+        (`Lexicon` does): answers are cached by that window, and listings repeat their phrases.
         """
+        return self._is_claim_cached(text, start, end, lo, len(text) if hi is None else hi)
+
+    def _is_claim(self, text: str, start: int, end: int, lo: int, hi: int) -> bool:
         term = text[start:end]
         if not is_han(term):
             return True

@@ -169,7 +169,6 @@ class Lexicon:
         """Hits in one field; overlapping matches of the same code keep the longest (全网第一 over 第一)."""
         text = normalized.text
         found: dict[str, list[tuple[int, int, float]]] = {}
-        words: str | None = None  # the text as the segmenter reads it, made on the first candidate hit
         for end_index, (term, entry_ids) in self._automaton.iter(text):
             end = end_index + 1
             start = end - len(term)
@@ -184,9 +183,10 @@ class Lexicon:
                     continue
                 if entry.word_boundary:
                     if is_word is None:
-                        if words is None:
-                            words = readable(normalized)
-                        is_word = self.grammar.is_claim(words, start, end, *self._clause(normalized, start, end))
+                        lo, hi = self._clause(normalized, start, end)
+                        a = max(0, min(lo, start - 8))  # grammar reads up to 8 characters before (销量第一)
+                        window = readable(normalized, a, hi)
+                        is_word = self.grammar.is_claim(window, start - a, end - a, lo - a, hi - a)
                     if not is_word:
                         continue
                 found.setdefault(entry.code, []).append((start, end, entry.weight))
