@@ -23,14 +23,14 @@ VLLM_RAY_LLM := 'ray[serve]==2.60.*' hf_transfer 'prometheus_client>=0.7.1' 'grp
 # Packages added to an existing .venv-vllm without rebuilding it: a second stamp (.installed-extras) holds this list.
 VLLM_EXTRAS ?= openai jsonschema $(VLLM_RAY_LLM)
 
-.PHONY: run test test-vllm vllm-venv lint format bench clean install install-test install-nsfw browser postgres
+.PHONY: run test test-vllm vllm-venv lint format bench clean install install-test install-nsfw browser postgres corpus
 
 ## run: create .venv if missing, install, start the service on embedded defaults (http://127.0.0.1:8000)
-run: install
+run: install corpus
 	$(VENV)/bin/notestudio serve
 
 ## test: same setup plus test extras and a browser, then the whole suite, then the vLLM engine tests
-test: install-test browser postgres
+test: install-test browser postgres corpus
 	$(VENV)/bin/ruff check .
 	NOTESTUDIO_TEST_POSTGRES_URL="$$(cat .make/postgres-url 2>/dev/null)" $(VENV)/bin/pytest $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory test-vllm
@@ -123,6 +123,17 @@ browser:
 		apt-get install -y -qq fonts-noto-cjk fonts-noto-color-emoji >/dev/null 2>&1 \
 			|| { apt-get update -qq && apt-get install -y -qq fonts-noto-cjk fonts-noto-color-emoji >/dev/null; }; \
 	else echo "CJK / emoji fonts not installed and cannot be installed here: studio screenshots show boxes"; fi
+
+## corpus: Debian's Chinese manuals, the real prose the moderation classifier is calibrated on and tested against
+## (moderation/data/precision_corpus.yaml; read from the installed packages, never copied into the repository)
+CORPUS_DEBS := debian-reference-zh-cn maint-guide-zh-cn debian-faq-zh-cn
+corpus:
+	@if dpkg -s $(CORPUS_DEBS) >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian $(CORPUS_DEBS) (the moderation precision corpus) ..."; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq $(CORPUS_DEBS) >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $(CORPUS_DEBS) >/dev/null; }; \
+	else echo "WARNING: $(CORPUS_DEBS) not installed and cannot be installed here: training the moderation classifier will fail (install them)"; fi
 
 ## postgres: Debian's PostgreSQL, started locally, so the job-store tests also run on a real server
 postgres:

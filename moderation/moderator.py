@@ -98,13 +98,26 @@ class Moderator:
         folded = [(normalize(item.title), normalize(item.body)) for item in listings]
         # 2. the classifier reads the whole batch in one call; it learnt Chinese listings, so text that is
         #    mostly not Chinese is judged by the rules alone (a model outside its domain only adds noise)
-        probs = None
+        #    the classifier also abstains on Chinese text its in-domain model finds far from listings (prose)
+        #    (policy `classifier.abstain_below`): there it may still doubt a rule hit, never add a label
+        probs, listing_like = None, None
+        chinese = [_mostly_chinese(t.text + b.text) for t, b in folded]
         if self.classifier is not None and listings:
-            probs = self.classifier.predict([classifier_text(t, b) for t, b in folded])
-        in_domain = [_mostly_chinese(t.text + b.text) for t, b in folded]
+            scores = self.classifier.scores([classifier_text(t, b) for t, b in folded])
+            probs = scores.probs
+            if scores.in_domain is not None:
+                listing_like = scores.in_domain
+        abstain_below = self.policy.classifier.abstain_below
         # 3. per listing: rules, counterfeit signals, combination, decision
         return [
-            self._decide(item, title, body, probs[i] if probs is not None and in_domain[i] else None)
+            self._decide(
+                item,
+                title,
+                body,
+                probs[i] if probs is not None and chinese[i] else None,
+                in_domain=None if listing_like is None else float(listing_like[i]),
+                abstain_below=abstain_below,
+            )
             for i, (item, (title, body)) in enumerate(zip(listings, folded, strict=True))
         ]
 
@@ -135,8 +148,21 @@ class Moderator:
                     reasons.append(f"images[{index}] matches a registered {match.brand} image ({match.detail})")
         return hits, reasons
 
-    def _decide(self, item: Listing, title, body, probs: np.ndarray | None) -> ModerationResult:
+    def _decide(
+        self,
+        item: Listing,
+        title,
+        body,
+        probs: np.ndarray | None,
+        in_domain: float | None = None,
+        abstain_below: float = 0.0,
+    ) -> ModerationResult:
         hits, reasons = self._hits(item, title, body)
+        # Far from the listings it learnt (real prose, manuals), the classifier abstains: no label of its own,
+        # no boost of a rule's score; it may still doubt a rule hit (the veto only ever lowers a score).
+        abstain = probs is not None and in_domain is not None and in_domain < abstain_below
+        if abstain:
+            reasons = [*reasons, f"classifier abstained: text unlike listings (in-domain {in_domain:.2f})"]
         by_top: dict[str, list[Hit]] = {}
         for hit in hits:
             by_top.setdefault(hit.code.split(".", 1)[0], []).append(hit)
@@ -154,13 +180,16 @@ class Moderator:
                     for h in top_hits
                 ]
                 rule_score = _noisy_or(scores) if top == "counterfeit" else max(scores)
-                score = max(rule_score, prob or 0.0)
+                score = rule_score if abstain else max(rule_score, prob or 0.0)
                 strongest = max(top_hits, key=lambda h: h.score)
                 code = strongest.code
                 evidence = [e for h in sorted(top_hits, key=lambda h: -h.score) for e in h.evidence]
-                sources = sorted({h.source.split(":")[0] for h in top_hits} | ({"classifier"} if prob else set()))
-            elif prob is not None:
-                # Without rule evidence the classifier can send a listing to review, never block it.
+                sources = sorted(
+                    {h.source.split(":")[0] for h in top_hits} | ({"classifier"} if prob and not abstain else set())
+                )
+            elif prob is not None and not abstain and prob >= policy.classifier.review_alone:
+                # Without rule evidence the classifier can send a listing to review, never block it, and only
+                # from a probability calibrated on real clean prose (policy `classifier.review_alone`).
                 score = min(prob, thresholds[top].block - 0.001)
                 code = f"{top}.classifier"
                 evidence = []
@@ -182,7 +211,11 @@ class Moderator:
                     decision = "block"
                     break
         risk = round(
-            max([label.score for label in labels], default=float(np.max(probs)) if probs is not None else 0.0), 4
+            max(
+                [label.score for label in labels],
+                default=float(np.max(probs)) if probs is not None and not abstain else 0.0,
+            ),
+            4,
         )
         return ModerationResult(
             id=item.id,

@@ -30,6 +30,10 @@ class _ClassifierPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
     veto_below: float = Field(0.08, ge=0, le=1)
     veto_scale: float = Field(0.8, ge=0, le=1)
+    # A label the classifier finds alone (no rule evidence) needs at least this probability to send to review.
+    review_alone: float = Field(0.5, ge=0, le=1)
+    # The classifier abstains (rules alone decide) on text whose in-domain probability is below this.
+    abstain_below: float = Field(0.0, ge=0, le=1)
 
 
 class _CounterfeitPolicy(BaseModel):
