@@ -1,12 +1,17 @@
 """Face landmarks (mediapipe FaceMesh, 478 points with refined lips/eyes/iris) that also find small faces.
 
-Pipeline per image: (1) the full-range face detector (`model_selection=1`, faces up to ~5 m) finds boxes in
-the whole frame; (2) FaceMesh runs on a square crop of `crop_scale` x the box; (3) points are mapped back to
-frame pixels. If the detector finds nothing (extreme close-ups), FaceMesh runs on the whole frame.
+Pipeline per image: (1) the full-range face detector (`model_selection=1`) finds boxes in the whole frame
+and in overlapping tiles (`tiling.search_plan`: the detector reads 192x192, so a small face in a big frame needs
+a tile to be big enough; tiles overlap by more than the largest face they must find, so a face cut by one tile
+is whole in the next); boxes from several tiles are merged by IoU; (2) FaceMesh runs on a square crop of
+`crop_scale` x each box, which also rejects the detector's false positives; (3) points are mapped back to frame
+pixels. If nothing is found (extreme close-ups), FaceMesh runs on the whole frame.
 
 In video mode each face is a track: the crop comes from the previous frame's landmarks, FaceMesh keeps its
 own tracking state, and the detector runs only to (re)acquire faces — when a track is lost, or every
-`redetect_interval` frames while fewer faces than `max_num_faces` are tracked. Points are smoothed with a
+`redetect_interval` frames while fewer faces than `max_num_faces` are tracked. The first search frame with
+nobody tracked searches every tile; later search frames add `search_tiles_per_frame` tiles each, in turn, to
+the full-frame pass, so no frame pays for the whole tiled search twice in a row. Points are smoothed with a
 One-Euro filter so a still face does not jitter.
 """
 
@@ -15,10 +20,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import cv2
 import mediapipe as mp
 import numpy as np
 
 from ar_tryon.landmarks.face_mesh import CropMesh, square_crop_box
+from ar_tryon.landmarks.tiling import DETECTOR_INPUT, TileLevel, merge_boxes, search_plan
 from ar_tryon.landmarks.types import FaceLandmarks
 from ar_tryon.smoothing import OneEuroFilter, OneEuroOptions
 
@@ -37,6 +44,10 @@ class FaceLandmarkerOptions:
         crop_scale: [1.2, 4]. Crop side relative to the detected box side; ~2 leaves room for the forehead/chin.
         max_crop_side: [96, 1024] px. Larger crops are downscaled before FaceMesh (it reads 192x192 anyway).
         redetect_interval: >= 1 frames. How often video mode looks for more faces while under `max_num_faces`.
+        min_face_size: [16, 400] px. Smallest face (landmark width) the tiled search is planned to find anywhere
+            in the frame; smaller means more, smaller tiles.
+        search_tiles_per_frame: 1..64. Tiles a video search frame adds to the full-frame pass (all of them on
+            the first search frame with nobody tracked).
         smoothing: One-Euro parameters for video mode; None disables smoothing.
     """
 
@@ -47,6 +58,8 @@ class FaceLandmarkerOptions:
     crop_scale: float = 2.0
     max_crop_side: int = 384
     redetect_interval: int = 30
+    min_face_size: float = 45.0
+    search_tiles_per_frame: int = 3
     smoothing: OneEuroOptions | None = field(default_factory=OneEuroOptions)
 
     def __post_init__(self) -> None:
@@ -57,6 +70,8 @@ class FaceLandmarkerOptions:
             "crop_scale": 1.2 <= self.crop_scale <= 4.0,
             "max_crop_side": 96 <= self.max_crop_side <= 1024,
             "redetect_interval": self.redetect_interval >= 1,
+            "min_face_size": 16.0 <= self.min_face_size <= 400.0,
+            "search_tiles_per_frame": 1 <= self.search_tiles_per_frame <= 64,
         }
         for name, ok in checks.items():
             if not ok:
@@ -64,6 +79,8 @@ class FaceLandmarkerOptions:
 
 
 _Box = tuple[int, int, int, int]
+#: Most detector boxes verified with FaceMesh per search (best scores first); false positives are few.
+_MAX_CANDIDATES = 16
 
 
 @dataclass
@@ -93,6 +110,9 @@ class FaceLandmarker:
         self._spare: list[CropMesh] = []
         self._frames = 0
         self._size: tuple[int, int] | None = None
+        self._plans: dict[tuple[int, int], list[TileLevel]] = {}
+        self._tile_cursor = 0
+        self._searching = False  # True after a search frame that left nobody tracked
         self._closed = False
 
     @classmethod
@@ -113,13 +133,19 @@ class FaceLandmarker:
         limit = min(max_faces or self.options.max_num_faces, self.options.max_num_faces)
         if self._image_mesh is None:
             self._image_mesh = self._new_mesh(video=False)
-        faces = []
-        for crop, score in self._detect(rgb, limit=limit)[:limit]:
-            points = self._image_mesh.run(rgb, crop)
-            if points is not None:
-                faces.append(FaceLandmarks(points, score))
-        if not faces:  # close-ups the full-range detector misses: FaceMesh's own short-range detector
-            h, w = rgb.shape[:2]
+        h, w = rgb.shape[:2]
+        # 1. the full-frame pass finds the faces that are big enough for it
+        found = self._detect_full(rgb)
+        faces = self._verify(rgb, merge_boxes(found), [])
+        # 2. tiles find the smaller ones, unless `limit` faces too big for the tiles are in hand already
+        levels = self._plan(w, h)
+        tiles_max = max((lv.max_face for lv in levels), default=0.0)
+        if levels and sum(f.width >= tiles_max for f in faces) < limit:
+            for level in levels:
+                found += self._detect_tiles(rgb, level, level.origins)
+            faces = self._verify(rgb, merge_boxes(found), faces)
+        # 3. close-ups the full-range detector misses: FaceMesh's own short-range detector on the whole frame
+        if not faces:
             points = self._image_mesh.run(rgb, (0, 0, w, h))
             if points is not None:
                 faces.append(FaceLandmarks(points, 1.0))
@@ -149,8 +175,7 @@ class FaceLandmarker:
             faces.append(self._update(track, points, t, w, h))
         wanted = self.options.max_num_faces - len(self._tracks)
         if wanted > 0 and (not self._tracks or self._frames % self.options.redetect_interval == 0):
-            # The tiled search (~10 detector runs at 1080p) only every 10th frame while nobody is tracked.
-            for crop, score in self._detect(rgb, tiled=self._frames % 10 == 1, limit=wanted):
+            for crop, score in self._search_frame(rgb):
                 if wanted == 0:
                     break
                 if any(_overlaps(crop, tr.crop) for tr in self._tracks):
@@ -167,12 +192,15 @@ class FaceLandmarker:
                 self._tracks.append(track)
                 faces.append(self._update(track, points, t, w, h, score))
                 wanted -= 1
+            self._searching = not self._tracks
         return sorted(faces, key=lambda f: -f.area)
 
     def reset(self) -> None:
         """Forget all tracks (e.g. when the stream jumps to another scene)."""
         for track in list(self._tracks):
             self._drop(track)
+        self._tile_cursor = 0
+        self._searching = False
 
     # -- lifecycle --------------------------------------------------------------------------------------
     def close(self) -> None:
@@ -203,41 +231,88 @@ class FaceLandmarker:
             video, o.refine_landmarks, o.min_detection_confidence, o.min_tracking_confidence, o.max_crop_side
         )
 
-    def _detect(
-        self, rgb: np.ndarray, tiled: bool = True, limit: int = 1
-    ) -> list[tuple[tuple[int, int, int, int], float]]:
-        """Square crops around detected faces, largest first.
+    def _plan(self, w: int, h: int) -> list[TileLevel]:
+        if (w, h) not in self._plans:
+            self._plans[(w, h)] = search_plan(w, h, self.options.min_face_size)
+        return self._plans[(w, h)]
 
-        The detector letterboxes its input to 192x192, so a face under ~5% of the frame width is missed. When the
-        whole frame gives fewer than `limit` faces, square tiles (side = the frame's short side, then half of it,
-        25% overlap) are searched as well: more pixels per face for the detector, at a few ms per tile.
-        """
+    def _search_frame(self, rgb: np.ndarray) -> list[tuple[_Box, float]]:
+        """Video: crops to try, best first. The full-frame pass, then every tile on the first search frame with
+        nobody tracked, or the next `search_tiles_per_frame` tiles (in turn) on later ones."""
         h, w = rgb.shape[:2]
-        found = self._detect_in(rgb, 0, 0, w, h)
-        if len(found) < limit and tiled:
-            side = min(h, w)
-            for level_side in (side, side // 2):
-                if level_side < 128:
-                    break
-                for x0, y0 in _tiles(w, h, level_side):
-                    found += self._detect_in(rgb, x0, y0, level_side, level_side)
-                if len(_nms(found)) >= limit:
-                    break
-        return _nms(found)
+        found = self._detect_full(rgb)
+        levels = self._plan(w, h)
+        tiles = [(level, origin) for level in levels for origin in level.origins]
+        if tiles:
+            if not self._searching and not self._tracks:
+                chosen = tiles
+            else:
+                n = min(self.options.search_tiles_per_frame, len(tiles))
+                chosen = [tiles[(self._tile_cursor + i) % len(tiles)] for i in range(n)]
+                self._tile_cursor = (self._tile_cursor + n) % len(tiles)
+            for level in levels:
+                origins = [o for lv, o in chosen if lv is level]
+                if origins:
+                    found += self._detect_tiles(rgb, level, origins)
+        return [(self._crop(box, w, h), score) for box, score in merge_boxes(found)[:_MAX_CANDIDATES]]
 
-    def _detect_in(self, rgb: np.ndarray, x0: int, y0: int, tw: int, th: int) -> list:
+    def _verify(self, rgb: np.ndarray, boxes: list, faces: list[FaceLandmarks]) -> list[FaceLandmarks]:
+        """`faces` plus FaceMesh's faces in crops around `boxes` that no face in `faces` covers yet."""
         h, w = rgb.shape[:2]
-        tile = rgb if (tw, th) == (w, h) else np.ascontiguousarray(rgb[y0 : y0 + th, x0 : x0 + tw])
-        result = self._detector.process(tile)
+        faces = list(faces)
+        for box, score in boxes[:_MAX_CANDIDATES]:
+            if any(_overlaps(tuple(int(v) for v in box), tuple(int(v) for v in f.box)) for f in faces):
+                continue
+            points = self._image_mesh.run(rgb, self._crop(box, w, h))
+            if points is not None:
+                faces.append(FaceLandmarks(points, score))
+        return _dedupe(faces)
+
+    def _crop(self, box: tuple[float, float, float, float], w: int, h: int) -> _Box:
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        side = max(box[2] - box[0], box[3] - box[1]) * self.options.crop_scale
+        return square_crop_box(cx, cy, side, w, h)
+
+    def _detect_full(self, rgb: np.ndarray) -> list[tuple[tuple[float, float, float, float], float]]:
+        """The whole frame, shrunk (area-averaged, so small faces keep their shape) into the detector's input."""
+        h, w = rgb.shape[:2]
+        s = min(1.0, DETECTOR_INPUT / max(w, h))
+        if s < 1.0:
+            small = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+        else:
+            small = rgb
+        return self._detect_in(small, 0, 0, 1.0 / s if s < 1.0 else 1.0)
+
+    def _detect_tiles(
+        self, rgb: np.ndarray, level: TileLevel, origins
+    ) -> list[tuple[tuple[float, float, float, float], float]]:
+        """Detections in tiles of one level: the frame is shrunk once so each tile is the detector's input."""
+        h, w = rgb.shape[:2]
+        s = level.scale
+        small = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+        sh, sw = small.shape[:2]
+        found = []
+        for x0, y0 in origins:
+            lx = max(0, min(round(x0 * s), sw - DETECTOR_INPUT))
+            ly = max(0, min(round(y0 * s), sh - DETECTOR_INPUT))
+            tile = np.ascontiguousarray(small[ly : ly + DETECTOR_INPUT, lx : lx + DETECTOR_INPUT])
+            found += self._detect_in(tile, lx / s, ly / s, 1.0 / s)
+        return found
+
+    def _detect_in(
+        self, image: np.ndarray, ox: float, oy: float, to_frame: float
+    ) -> list[tuple[tuple[float, float, float, float], float]]:
+        """Detector boxes in `image`, mapped to frame pixels: frame = (ox, oy) + image px x `to_frame`."""
+        ih, iw = image.shape[:2]
+        result = self._detector.process(image)
         found = []
         for det in result.detections or []:
             box = det.location_data.relative_bounding_box
-            bw, bh = box.width * tw, box.height * th
+            bw, bh = box.width * iw * to_frame, box.height * ih * to_frame
             if bw <= 1 or bh <= 1:
                 continue
-            cx, cy = x0 + (box.xmin + box.width / 2) * tw, y0 + (box.ymin + box.height / 2) * th
-            side = max(bw, bh) * self.options.crop_scale
-            found.append((square_crop_box(cx, cy, side, w, h), float(det.score[0]), bw * bh))
+            x0, y0 = ox + box.xmin * iw * to_frame, oy + box.ymin * ih * to_frame
+            found.append(((x0, y0, x0 + bw, y0 + bh), float(det.score[0])))
         return found
 
     def _update(self, track: _Track, points: np.ndarray, t: float, w: int, h: int, score: float = 1.0) -> FaceLandmarks:
@@ -259,27 +334,6 @@ class FaceLandmarker:
     def _drop(self, track: _Track) -> None:
         self._tracks.remove(track)
         track.mesh.close()  # a fresh graph for the next face: stale internal tracking state would mislead it
-
-
-def _nms(found: list) -> list[tuple[tuple[int, int, int, int], float]]:
-    """Largest first, dropping boxes that overlap a kept one (one face seen in several tiles)."""
-    kept: list[tuple[tuple[int, int, int, int], float]] = []
-    for crop, score, _ in sorted(found, key=lambda f: -f[2]):
-        if not any(_overlaps(crop, k[0]) for k in kept):
-            kept.append((crop, score))
-    return kept
-
-
-def _tiles(w: int, h: int, side: int) -> list[tuple[int, int]]:
-    """Top-left corners of `side`-square tiles covering a w x h frame with >= 25% overlap."""
-
-    def starts(length: int) -> list[int]:
-        if length <= side:
-            return [0]
-        n = int(np.ceil((length - side) / (0.75 * side))) + 1
-        return [round(i * (length - side) / (n - 1)) for i in range(n)]
-
-    return [(x, y) for y in starts(h) for x in starts(w)]
 
 
 def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
