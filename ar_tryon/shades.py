@@ -18,7 +18,17 @@ import yaml
 
 from ar_tryon.errors import UnknownShadeError
 
-__all__ = ["Product", "Finish", "Shade", "ShadeCatalog", "default_catalog"]
+__all__ = [
+    "Product",
+    "Finish",
+    "Shade",
+    "ShadeCatalog",
+    "default_catalog",
+    "KIND_PRODUCT",
+    "PRODUCT_KIND",
+    "RENDER_FINISH",
+    "merchant_shade",
+]
 
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 DEFAULT_PATH = Path(__file__).parent / "data" / "shades.yaml"
@@ -38,15 +48,35 @@ class Finish(StrEnum):
     SHIMMER = "shimmer"
 
 
+#: A merchant's kind of product (what the HTTP API calls it) -> the renderer's product, and back.
+KIND_PRODUCT = {"lipstick": Product.LIPS, "blush": Product.BLUSH, "eyeshadow": Product.EYESHADOW}
+PRODUCT_KIND = {
+    Product.LIPS: "lipstick",
+    Product.BLUSH: "blush",
+    Product.EYESHADOW: "eyeshadow",
+    Product.EYELINER: "eyeliner",
+    Product.BROWS: "brows",
+}
+#: A declared finish -> the renderer's finish. The renderers have no satin (a soft sheen): it renders as matte,
+#: and the shade keeps saying "satin".
+RENDER_FINISH = {"matte": Finish.MATTE, "satin": Finish.MATTE, "gloss": Finish.GLOSS, "shimmer": Finish.SHIMMER}
+
+
 @dataclass(frozen=True)
 class Shade:
-    """One product shade. `lab8` is OpenCV 8-bit Lab (L 0..255, a/b offset by 128) of `hex`."""
+    """One product shade. `lab8` is OpenCV 8-bit Lab (L 0..255, a/b offset by 128) of `hex`.
+
+    `source` is `builtin` (the packaged catalog) or `merchant` (a merchant's own, `sku` is its id);
+    `declared_finish` is the finish as the merchant named it when the renderers lack it (satin), else "".
+    """
 
     sku: str
     name: str
     hex: str
     product: Product
     finish: Finish = Finish.MATTE
+    source: str = "builtin"
+    declared_finish: str = ""
     rgb: tuple[int, int, int] = field(init=False)
     lab8: tuple[int, int, int] = field(init=False)
 
@@ -64,7 +94,7 @@ class Shade:
             "name": self.name,
             "hex": self.hex,
             "product": self.product.value,
-            "finish": self.finish.value,
+            "finish": self.declared_finish or self.finish.value,
         }
 
 
@@ -125,6 +155,14 @@ class ShadeCatalog:
 
     def by_product(self, product: Product) -> list[Shade]:
         return [s for s in self if s.product == product]
+
+
+def merchant_shade(shade_id: str, name: str, hex_colour: str, kind: str, finish: str) -> Shade:
+    """The `Shade` the renderers take for a merchant's stored shade (kind: lipstick/blush/eyeshadow; finish:
+    matte/satin/gloss/shimmer)."""
+    render = RENDER_FINISH[finish]
+    declared = finish if finish != render.value else ""
+    return Shade(shade_id, name, hex_colour.upper(), KIND_PRODUCT[kind], render, "merchant", declared)
 
 
 @functools.cache

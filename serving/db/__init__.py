@@ -1,5 +1,5 @@
 """Schema migrations (Alembic) of the tables Note Studio keeps in its database: `jobs`, `moderation_decisions`,
-and merchants' `glossaries` with their `glossary_terms`.
+merchants' `glossaries` with their `glossary_terms`, and merchants' own try-on shades (`merchant_shades`).
 
 Every store calls `upgrade(engine)` when it starts, so a deployed database (SQLite file or PostgreSQL) is
 brought to the newest revision in place; `notestudio db upgrade|current` does the same by hand.
@@ -89,14 +89,16 @@ def _revisions() -> tuple[str, frozenset[str]]:
 
 
 def target_metadata() -> MetaData:
-    """The ORM tables the migrations must produce (jobs, moderation decisions, glossaries; one MetaData)."""
+    """The ORM tables the migrations must produce (jobs, moderation decisions, glossaries, merchant shades; one
+    MetaData)."""
     # Imported here: each of these modules imports this one.
+    from ar_tryon.shade_store import _Base as ShadeBase
     from generation.translate.glossary_store import _Base as GlossaryBase
     from moderation.audit import _Base as AuditBase
     from serving.jobs.store import _Base as JobsBase
 
     merged = MetaData()
-    for base in (JobsBase, AuditBase, GlossaryBase):
+    for base in (JobsBase, AuditBase, GlossaryBase, ShadeBase):
         for table in base.metadata.tables.values():
             table.to_metadata(merged)
     return merged

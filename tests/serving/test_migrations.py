@@ -170,9 +170,11 @@ def make_pre_migration_database(url: str, only: tuple[str, ...] = ("jobs", "mode
 # -- upgrades ----------------------------------------------------------------------------------------------
 def test_upgrade_from_empty_then_stores_work(empty_url):
     assert db.current(empty_url) is None
-    assert db.upgrade(empty_url) == db.head() == "0004"
+    assert db.upgrade(empty_url) == db.head() == "0005"
     assert db.current(empty_url) == db.head()
-    assert {"jobs", "moderation_decisions", "glossaries", "glossary_terms", db.VERSION_TABLE} <= tables(empty_url)
+    assert {"jobs", "moderation_decisions", "glossaries", "glossary_terms", "merchant_shades", db.VERSION_TABLE} <= (
+        tables(empty_url)
+    )
     assert db.upgrade(empty_url) == db.head()  # a second start changes nothing
     assert scalar(empty_url, f"SELECT count(*) FROM {db.VERSION_TABLE}") == 1
 
