@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from ar_tryon.landmarks.types import FaceLandmarks
-from ar_tryon.makeup.color import lightness_lut, masked_mean_l, tint
+from ar_tryon.makeup.color import core_of, lightness_lut, masked_mean_l, tint
 from ar_tryon.makeup.regions import LIPS_INNER, LIPS_OUTER, Region, feather_inside, fill_mask, roi_around
 from ar_tryon.shades import Finish, Product, Shade
 
@@ -38,7 +38,7 @@ class GlossFinish(MatteFinish):
     gain = 1.6
 
     def lut(self, lab: np.ndarray, mask: np.ndarray, target_l: int) -> np.ndarray:
-        core = lab[..., 0][mask >= 128]
+        core = lab[..., 0][core_of(mask)]
         if core.size == 0:
             return super().lut(lab, mask, target_l)
         mean_l = float(core.mean())

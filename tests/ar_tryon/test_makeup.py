@@ -9,15 +9,16 @@ from skimage.color import deltaE_ciede2000, rgb2lab
 
 from ar_tryon.errors import NoFaceError
 from ar_tryon.makeup import Look, LookItem
+from ar_tryon.makeup.color import core_of
 from ar_tryon.makeup.regions import LIPS_INNER, LIPS_OUTER
 from tests.ar_tryon.conftest import VARIANTS
 
 FULL_LOOK = ["LIP-102", "BLS-202", "EYE-303", "LNR-401", "BRW-501"]
-#: CIEDE2000 between the mean colour of the lip core and the shade, at intensity 1 with a matte finish.
-#: 2.3 is a just-noticeable difference; 3 is about one JND plus the uint8 round trip (swatch tolerances in cosmetics
-#: are usually quoted at 3-5). The renderer keeps each pixel's lightness deviation (creases, lighting), so
-#: only the region's *mean* is expected to match the swatch, and the uint8 Lab round trip adds ~1.
-MAX_MEAN_DELTA_E = 3.0
+#: CIEDE2000 between the mean colour of the fully covered lips and the shade, at intensity 1 with a matte finish.
+#: 2.3 is a just-noticeable difference (swatch tolerances in cosmetics are usually quoted at 3-5). The renderer
+#: keeps each pixel's lightness deviation (creases, lighting), so only the core's *mean* is expected to match the
+#: swatch; it corrects the drift that gamut clipping causes, so the mean lands within ~1.
+MAX_MEAN_DELTA_E = 2.0
 
 
 def polygon_mask(shape: tuple[int, int], points: np.ndarray, grow: int = 0) -> np.ndarray:
@@ -30,8 +31,8 @@ def polygon_mask(shape: tuple[int, int], points: np.ndarray, grow: int = 0) -> n
 
 def lip_delta_e(result, shade) -> float:
     lips = result.regions["lips"][0].full_frame(*result.image.shape[:2])
-    core = lips >= 230
-    assert core.sum() > 30
+    core = core_of(lips)
+    assert core.sum() >= 16
     mean_lab = rgb2lab(result.image[core][None, :, :]).reshape(-1, 3).mean(axis=0)
     target = rgb2lab(np.array([[shade.rgb]], np.uint8))[0, 0]
     return float(deltaE_ciede2000(mean_lab, target))
