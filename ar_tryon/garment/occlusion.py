@@ -13,7 +13,7 @@ import numpy as np
 from ar_tryon.landmarks.types import PoseIndex as P
 from ar_tryon.landmarks.types import PoseLandmarks
 
-__all__ = ["occluder_mask"]
+__all__ = ["arm_mask", "body_reach", "face_mask", "hair_mask", "occluder_mask"]
 
 
 def _capsule(mask: np.ndarray, a: np.ndarray, b: np.ndarray, radius: float) -> None:
@@ -67,15 +67,33 @@ def _hair(rgb: np.ndarray, person: np.ndarray, pose: PoseLandmarks, shoulder_w: 
     # Only around the head and shoulders (a box), never the whole frame.
     bx0, bx1 = int(max(0, head_c[0] - 1.1 * head_w)), int(min(w, head_c[0] + 1.1 * head_w))
     shoulder_y = float(max(pose.xy(P.LEFT_SHOULDER)[1], pose.xy(P.RIGHT_SHOULDER)[1]))
-    by0, by1 = int(max(0, head_c[1])), int(min(h, shoulder_y + 0.6 * shoulder_w))
+    by0, by1 = y0, int(min(h, shoulder_y + 0.6 * shoulder_w))  # from the hair sample down
     if bx1 - bx0 < 2 or by1 - by0 < 2:
         return out
     lab = cv2.cvtColor(rgb[by0:by1, bx0:bx1], cv2.COLOR_RGB2LAB).astype(np.int16)
     hair_lab = np.median(cv2.cvtColor(sample_px.reshape(-1, 1, 3), cv2.COLOR_RGB2LAB).reshape(-1, 3), axis=0)
     close = (np.abs(lab - hair_lab.astype(np.int16)).sum(axis=2) < 30) & (person[by0:by1, bx0:bx1] > 0.5)
     close = cv2.morphologyEx(close.astype(np.uint8) * 255, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    out[by0:by1, bx0:bx1] = close
+    # Only what is connected to the hair on top of the head: dark clothing of the hair's colour is not hair.
+    count, comp = cv2.connectedComponents(close, connectivity=8)
+    seeds = comp[max(0, y0 - by0) : max(0, y1 - by0), max(0, x0 - bx0) : max(0, x1 - bx0)]
+    keep = np.unique(seeds[seeds > 0])
+    out[by0:by1, bx0:bx1] = np.where(np.isin(comp, keep), close, 0)
     return out
+
+
+def arm_mask(pose: PoseLandmarks, person: np.ndarray) -> np.ndarray:
+    """uint8 HxW: forearms, hands and upper arms crossing the torso, inside the person's outline."""
+    shoulder_w = float(np.linalg.norm(pose.xy(P.LEFT_SHOULDER) - pose.xy(P.RIGHT_SHOULDER))) or 1.0
+    arms = _arms(pose, person.shape, shoulder_w)
+    arms[person < 0.5] = 0
+    return arms
+
+
+def hair_mask(rgb: np.ndarray, person: np.ndarray, pose: PoseLandmarks) -> np.ndarray:
+    """uint8 HxW: hair over the shoulders (connected to the hair on top of the head), inside the person."""
+    shoulder_w = float(np.linalg.norm(pose.xy(P.LEFT_SHOULDER) - pose.xy(P.RIGHT_SHOULDER))) or 1.0
+    return _hair(rgb, person, pose, shoulder_w)
 
 
 def occluder_mask(rgb: np.ndarray, person: np.ndarray, pose: PoseLandmarks) -> np.ndarray:
@@ -91,3 +109,62 @@ def occluder_mask(rgb: np.ndarray, person: np.ndarray, pose: PoseLandmarks) -> n
     arms[person < 0.5] = 0
     mask = cv2.max(arms, _hair(rgb, person, pose, shoulder_w))
     return cv2.GaussianBlur(mask, (5, 5), 0)
+
+
+def face_mask(pose: PoseLandmarks, person: np.ndarray) -> np.ndarray:
+    """uint8 HxW: the face (an ellipse over the head landmarks, chin included), inside the person.
+
+    A garment never covers the face, whatever its pieces' maps do on a bent or turned body.
+    """
+    mask = np.zeros(person.shape, np.uint8)
+    head = [i for i in range(11) if pose.visible(i)]  # nose, eyes, ears, mouth
+    if len(head) < 3:
+        return mask
+    pts = pose.points[head, :2]
+    shoulder_w = float(np.linalg.norm(pose.xy(P.LEFT_SHOULDER) - pose.xy(P.RIGHT_SHOULDER)))
+    head_w = max(float(np.ptp(pts[:, 0])), 0.3 * shoulder_w, 4.0)
+    c = pts.mean(axis=0)
+    axes = (int(round(0.7 * head_w)), int(round(0.95 * head_w)))
+    cv2.ellipse(mask, (int(round(c[0])), int(round(c[1] + 0.1 * head_w))), axes, 0, 0, 360, 255, -1)
+    mask[person < 0.5] = 0
+    return mask
+
+
+def body_reach(pose: PoseLandmarks, shape: tuple[int, int]) -> np.ndarray:
+    """uint8 HxW: where clothes can be on this body (torso, arms, legs and the space a skirt spans, generously).
+
+    Inside the person's outline, what lies beyond it is held (a ball at the foot, a bag, a camera at arm's
+    length): no garment piece is drawn there, whatever its map does.
+    """
+    mask = np.zeros(shape, np.uint8)
+    ls, rs = pose.xy(P.LEFT_SHOULDER).astype(np.float64), pose.xy(P.RIGHT_SHOULDER).astype(np.float64)
+    sw = float(np.linalg.norm(ls - rs)) or 1.0
+    lh, rh = pose.xy(P.LEFT_HIP).astype(np.float64), pose.xy(P.RIGHT_HIP).astype(np.float64)
+    hips_ok = pose.visible(P.LEFT_HIP) and pose.visible(P.RIGHT_HIP)
+    across = (ls - rs) / sw
+    down = np.array([-across[1], across[0]])
+    if pose.visible(P.NOSE) and float(down @ (pose.xy(P.NOSE) - (ls + rs) / 2)) > 0:
+        down = -down
+    torso = ((lh + rh) / 2 - (ls + rs) / 2) if hips_ok else down * 1.8 * sw
+    hip_l, hip_r = (lh, rh) if hips_ok else (ls + torso, rs + torso)
+    poly = np.array([ls + across * 0.4 * sw - down * 0.35 * sw, rs - across * 0.4 * sw - down * 0.35 * sw,
+                     hip_r - across * 0.5 * sw + torso * 0.3, hip_l + across * 0.5 * sw + torso * 0.3])  # fmt: skip
+    cv2.fillPoly(mask, [poly.round().astype(np.int32)], 255)
+    for joints, radius in (
+        ((P.LEFT_SHOULDER, P.LEFT_ELBOW, P.LEFT_WRIST), 0.35 * sw),
+        ((P.RIGHT_SHOULDER, P.RIGHT_ELBOW, P.RIGHT_WRIST), 0.35 * sw),
+        ((P.LEFT_HIP, P.LEFT_KNEE, P.LEFT_ANKLE), 0.4 * sw),
+        ((P.RIGHT_HIP, P.RIGHT_KNEE, P.RIGHT_ANKLE), 0.4 * sw),
+    ):
+        pts = [pose.xy(joints[0])]
+        for j in joints[1:]:
+            if not pose.visible(j):
+                break
+            pts.append(pose.xy(j))
+        if len(pts) > 1:
+            line = np.array(pts).round().astype(np.int32)
+            cv2.polylines(mask, [line], False, 255, max(2, int(2 * radius)))
+    knees = [pose.xy(i) for i in (P.LEFT_KNEE, P.RIGHT_KNEE) if pose.visible(i)]
+    if hips_ok and len(knees) == 2:  # a skirt spans the space between the thighs
+        cv2.fillConvexPoly(mask, cv2.convexHull(np.array([lh, rh, *knees]).round().astype(np.int32)), 255)
+    return mask
