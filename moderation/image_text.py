@@ -111,14 +111,16 @@ def _tiles(
     bgr: np.ndarray, max_side: int, max_upscale: float, long_aspect: float, max_tiles: int, overlap: float
 ) -> list[_Tile]:
     """The image scaled for reading: one piece `max_side` on its long side (small images upscaled at most
-    `max_upscale` times), or, for a long strip, the short side at most `max_side` and up to `max_tiles`
-    overlapping square-ish pieces along the long side. Pieces too thin to hold a character are left out."""
+    `max_upscale` times), or, for a long strip, the short side at most `max_side` (never upscaled) and up to
+    `max_tiles` overlapping square-ish pieces along the long side. An image too thin to hold a character after
+    scaling gives no piece."""
     height, width = bgr.shape[:2]
     long_side, short_side = max(height, width), min(height, width)
     if long_side <= long_aspect * short_side:
         scale = min(max_upscale, max_side / long_side)
     else:
-        scale = min(max_upscale, max_side / short_side, max_side * max_tiles * (1 - overlap) / long_side)
+        # a strip's text is sized for its own width: it is never upscaled (more tiles, same legibility)
+        scale = min(1.0, max_side / short_side, max_side * max_tiles * (1 - overlap) / long_side)
     if scale != 1.0:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
