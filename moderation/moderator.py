@@ -19,7 +19,7 @@ from moderation.image_registry import ImageRegistry, decode_image
 from moderation.lexicon import Lexicon
 from moderation.normalize import normalize
 from moderation.policy import Policy
-from moderation.rules import find_contact_details, find_replica_ratio
+from moderation.rules import find_contact_details, find_replica_ratio, mark_evasion
 from moderation.types import TOP_LABELS, Evidence, Hit, Label, Listing, ModerationResult
 
 __all__ = ["Moderator"]
@@ -128,6 +128,9 @@ class Moderator:
             hits += self.lexicon.match(field, normalized, item.category)
             hits += find_contact_details(field, normalized)
             hits += find_replica_ratio(field, normalized.original)
+        if hits:
+            hits, hidden = mark_evasion(hits)
+            reasons += hidden
         # counterfeit: a price far below the brand's floor
         if item.price is not None:
             mentions = self.brands.mentions("title", title) + self.brands.mentions("body", body)
