@@ -96,6 +96,27 @@ def _warp_piece(garment: np.ndarray, piece: Piece, roi: tuple[int, int, int, int
     return bx0 - rx0, by0 - ry0, rgba
 
 
+def _work_box(person_box, pieces: list[Piece], old_box) -> tuple[int, int, int, int]:
+    """The person's box cut to where the pieces land and the old garment lies (plus the support margin)."""
+    boxes = [old_box] if old_box is not None else []
+    for piece in pieces:
+        ys = np.flatnonzero(piece.mask.any(axis=1))
+        xs = np.flatnonzero(piece.mask.any(axis=0))
+        if ys.size:
+            corners = np.array([[xs[0], ys[0]], [xs[-1] + 1, ys[0]], [xs[-1] + 1, ys[-1] + 1], [xs[0], ys[-1] + 1]])
+            f = piece.map(corners.astype(np.float64))
+            boxes.append((f[:, 0].min(), f[:, 1].min(), f[:, 0].max(), f[:, 1].max()))
+    if not boxes:
+        return person_box
+    m = SUPPORT_MARGIN + 4
+    ux0, uy0 = min(b[0] for b in boxes) - m, min(b[1] for b in boxes) - m
+    ux1, uy1 = max(b[2] for b in boxes) + m, max(b[3] for b in boxes) + m
+    px0, py0, px1, py1 = person_box
+    x0, y0 = int(max(px0, np.floor(ux0))), int(max(py0, np.floor(uy0)))
+    x1, y1 = int(min(px1, np.ceil(ux1))), int(min(py1, np.ceil(uy1)))
+    return (x0, y0, max(x1, x0 + 1), max(y1, y0 + 1))
+
+
 class GarmentTryOn:
     """A garment worn by the person in a photo. Owns its pose and segmentation graphs; not thread-safe."""
 
@@ -143,13 +164,15 @@ class GarmentTryOn:
         roi = _box(inside, SUPPORT_MARGIN + 2)
         if roi is None:
             raise NoBodyError("image: no person found in the segmentation; use a clearer photo", "image")
+        old_full = old_garment_region(pose, rgb.shape[:2], category.value)
+        roi = _work_box(roi, pieces, _box(old_full > 0, 0))  # only where something can change
         x0, y0, x1, y1 = roi
         crop = rgb[y0:y1, x0:x1]
         p_crop = person[y0:y1, x0:x1]
         # 4. occluders: arms in front of the body pieces, face and hair in front of everything
-        arms = arm_mask(pose, person)[y0:y1, x0:x1].astype(np.float32) * (1 / 255)
-        head = cv2.max(hair_mask(rgb, person, pose), face_mask(pose, person))
-        hair = head[y0:y1, x0:x1].astype(np.float32) * (1 / 255)
+        local = PoseLandmarks(points=pose.points - np.float32([x0, y0, 0]), visibility=pose.visibility)
+        arms = arm_mask(local, p_crop).astype(np.float32) * (1 / 255)
+        hair = cv2.max(hair_mask(crop, p_crop, local), face_mask(local, p_crop)).astype(np.float32) * (1 / 255)
         limbs = self._sleeve_reach(pose, roi)
         # 5. warp each piece into the box, limbs first, the body over their seams
         col = np.zeros((y1 - y0, x1 - x0, 3), np.float32)
@@ -171,14 +194,14 @@ class GarmentTryOn:
         # 6. never past the person's outline (+ SUPPORT_MARGIN), nor on what the person holds away from the body
         k = 2 * SUPPORT_MARGIN + 1
         support = cv2.dilate(inside[y0:y1, x0:x1], cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-        reach = body_reach(pose, rgb.shape[:2])[y0:y1, x0:x1]
+        reach = body_reach(local, p_crop.shape)
         # (the 5x5 feather adds 2 px: SUPPORT_MARGIN + 2 < 10)
         support = cv2.GaussianBlur(cv2.min(support * 255, reach), (5, 5), 0).astype(np.float32) * (1 / 255)
         alpha *= support
         col *= support[..., None]
         # 7. shading from the clothing underneath; the old garment hidden where the new one does not reach
         sw = float(np.linalg.norm(pose.xy(P.LEFT_SHOULDER) - pose.xy(P.RIGHT_SHOULDER))) or 1.0
-        old = old_garment_region(pose, rgb.shape[:2], category.value)[y0:y1, x0:x1]
+        old = old_full[y0:y1, x0:x1]
         gain = shading_gain(crop, p_crop, cv2.max(old, (alpha > 0.5).astype(np.uint8) * 255), sw)
         hidden = self._hidden(crop, p_crop, old, alpha, hair, skin := skin_sample(rgb, person, pose))
         base = paint_over(crop, hidden, gain, skin)
@@ -233,9 +256,10 @@ class GarmentTryOn:
         """bool: old clothing (inside the person, not skin or hair) that the new garment leaves uncovered."""
         region = (old > 0) & (p_crop > 0.5) & (alpha < 0.5) & (hair < 0.5)
         if skin is not None and region.any():
-            lab = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB).astype(np.float32)
-            is_skin = (np.abs(lab - skin[0]) <= skin[1]).all(axis=2)
-            region &= ~is_skin
+            ys, xs = np.nonzero(region)
+            lab = cv2.cvtColor(crop[ys, xs].reshape(-1, 1, 3), cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
+            is_skin = (np.abs(lab - skin[0]) <= skin[1]).all(axis=1)
+            region[ys[is_skin], xs[is_skin]] = False
         return cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
 
     def close(self) -> None:
