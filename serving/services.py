@@ -22,6 +22,7 @@ from serving.settings import Settings
 
 if TYPE_CHECKING:
     from ar_tryon.service import TryOnService
+    from ar_tryon.shade_store import MerchantShadeStore
     from generation.copy.service import CopyService
     from generation.image.service import ImageService
     from generation.translate.glossary_store import GlossaryStore
@@ -103,6 +104,13 @@ class Services:
         from generation.translate.glossary_store import GlossaryStore
 
         return GlossaryStore(self.store.engine)
+
+    @_built
+    def shade_store(self) -> MerchantShadeStore:
+        """Merchants' own try-on shades, in the jobs' database (the store shares its engine)."""
+        from ar_tryon.shade_store import MerchantShadeStore
+
+        return MerchantShadeStore(self.store.engine)
 
     @_built
     def audit(self) -> AuditLog:
@@ -224,7 +232,8 @@ class Services:
     def tryon(self) -> TryOnService:
         from ar_tryon.service import TryOnService
 
-        return TryOnService()
+        # Merchants' own shades: the database opens on the first request that names or manages one.
+        return TryOnService(merchant_shades=lambda: self.shade_store)
 
     @_built
     def frames(self) -> FrameProcessor:

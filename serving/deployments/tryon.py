@@ -19,7 +19,7 @@ import anyio
 from ray import serve
 
 from ar_tryon.schema import FrameRequest, TryOnImage
-from ar_tryon.service import TryOnService
+from ar_tryon.service import TryOnService, session_owner
 from serving.services import build_services
 from serving.settings import Settings
 
@@ -74,11 +74,13 @@ class TryOnSessions:
         return self.tryon.new_session()
 
     async def frame(self, frame: bytes, request: FrameRequest) -> TryOnImage:
-        session = await self.session(serve.get_multiplexed_model_id())
-        return await anyio.to_thread.run_sync(self._render, session, frame, request)
+        key = serve.get_multiplexed_model_id()
+        session = await self.session(key)
+        return await anyio.to_thread.run_sync(self._render, session, frame, request, key)
 
-    def _render(self, session: Any, frame: bytes, request: FrameRequest) -> TryOnImage:
-        look = self.tryon.look(request.shade, request.intensity)
+    def _render(self, session: Any, frame: bytes, request: FrameRequest, key: str) -> TryOnImage:
+        # The session's owner may name its own shades (read from the database every replica shares).
+        look = self.tryon.look(request.shade, request.intensity, owner=session_owner(key))
         decoded = self.tryon.decode(frame, "frame")
         ts = None if request.timestamp_ms is None else request.timestamp_ms / 1000.0
         with session.lock:  # frames of one session are rendered one at a time, in order

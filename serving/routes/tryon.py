@@ -1,4 +1,5 @@
 """AR try-on over HTTP: makeup and garments on an uploaded photo, and webcam frames with per-session smoothing.
+Shades (the catalog and merchants' own) are in `serving/routes/shades.py`.
 
 Photo handlers are plain `def`: the CPU work (mediapipe, OpenCV) runs in FastAPI's threadpool, not on the
 event loop. Webcam frames go to the session's tracker wherever it lives (`services.frames`).
@@ -12,11 +13,10 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import Response
 
 from ar_tryon.schema import FrameRequest, GarmentOut, GarmentRequest, MakeupOut, MakeupRequest, TryOnImage
-from ar_tryon.service import TryOnService
+from ar_tryon.service import TryOnService, session_key
 from serving.auth import Principal
 from serving.deployments.tryon import FrameProcessor
 from serving.protocol import ErrorEnvelope
-from serving.protocol.tryon import ShadeListOut
 from serving.routes.deps import get_frames, get_tryon, require, require_images
 
 __all__ = ["router"]
@@ -35,21 +35,16 @@ def _answer(result: TryOnImage, output: str) -> Response | MakeupOut | GarmentOu
     return Response(result.data, media_type=result.media_type)
 
 
-@router.get("/shades", response_model=ShadeListOut)
-def list_shades(_: Principal = Depends(merchant), tryon: TryOnService = Depends(get_tryon)) -> ShadeListOut:
-    """The shade catalog (SKU, name, hex, product, finish)."""
-    return tryon.shades()
-
-
 @router.post("/makeup", responses=_IMAGE, response_model=None)
 def makeup(
     image: Annotated[UploadFile, File(description="Photo: PNG, JPEG or WebP; grayscale and RGBA accepted.")],
     params: Annotated[MakeupRequest, Form()],
-    _: Principal = Depends(merchant_images),
+    principal: Principal = Depends(merchant_images),
     tryon: TryOnService = Depends(get_tryon),
 ) -> Response | MakeupOut:
-    """Apply shades to the largest face (or all faces). 422 names the field: no face, unknown SKU, bad image."""
-    return _answer(tryon.makeup(image.file.read(), params), params.output)
+    """Apply shades (built-in SKUs or this key's own shade ids) to the largest face (or all faces). 422 names the
+    field: no face, unknown shade, bad image."""
+    return _answer(tryon.makeup(image.file.read(), params, owner=principal.key_id), params.output)
 
 
 @router.post("/frames", responses=_IMAGE, response_model=None)
@@ -60,8 +55,9 @@ async def frames(
     sessions: FrameProcessor = Depends(get_frames),
 ) -> Response | MakeupOut:
     """One frame of a stream: faces tracked and smoothed per `session_id`. A frame with no face comes back as is."""
-    # Sessions are per API key: one client cannot read or disturb another's stream state.
-    result = await sessions.frame(f"{principal.key_id}:{params.session_id}", await frame.read(), params)
+    # Sessions are per API key: one client cannot read or disturb another's stream state, and the key's own
+    # shades are found through the session's owner.
+    result = await sessions.frame(session_key(principal.key_id, params.session_id), await frame.read(), params)
     return _answer(result, params.output)
 
 
