@@ -35,14 +35,20 @@ def _separated(normalized: NormalizedText, i: int) -> bool:
     return not (original[left].isascii() or original[right].isascii())
 
 
+#: Brackets and the like inside a Latin term as written mean it is not that term.
+_BRACKETED = re.compile(r"[()\[\]{}<>（）【】=/\\|]")
+#: What joins Latin digits into one number or range as written: 1.1.4, 1,000, 1-7, 1–7, 1~7.
+_NUMBER_JOINERS = frozenset([".", ",", "-", "–", "—", "~", "～"])
+
+
 def _one_number(normalized: NormalizedText, i: int) -> bool:
-    """Whether digits `i - 1` and `i` belong to one written number: adjacent, or Latin digits around a decimal
-    point or thousands separator (1.1.4, 1,000); 第一，七天 are two."""
+    """Whether digits `i - 1` and `i` belong to one written number or range: adjacent, or Latin digits around a
+    decimal point, thousands separator or range dash (第 1–7 行); 第一，七天 are two."""
     left, right = int(normalized.offsets[i - 1]), int(normalized.offsets[i])
     if right - left == 1:
         return True
     original = normalized.original
-    return original[left + 1 : right] in (".", ",") and original[left].isascii() and original[right].isascii()
+    return original[left + 1 : right] in _NUMBER_JOINERS and original[left].isascii() and original[right].isascii()
 
 
 def _folded(values: list[str] | None) -> tuple[str, ...]:
@@ -176,6 +182,8 @@ class Lexicon:
                 term[0].isdigit() and start > 0 and text[start - 1].isdigit() and _one_number(normalized, start)
             ):
                 continue  # part of a longer number: 第1 in 第12章, 7天 in 17天 (not 第一，七天)
+            if term.isascii() and _BRACKETED.search(normalized.original, *normalized.span(start, end)):
+                continue  # a Latin term split by brackets as written: top(1) is a man-page reference, not top1
             is_word: bool | None = None  # asked once per span, only if an entry's own rules pass
             for entry_id in entry_ids:
                 entry = self.entries[entry_id]

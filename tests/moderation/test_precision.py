@@ -72,11 +72,6 @@ def test_heldout_prose_is_rarely_flagged(prose_results):
     assert flagged <= 0.03, f"held-out prose flagged {flagged:.2%}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rule/lexicon-driven blocks on manuals (URLs as diversion.link, 第 N 节 as ad_law, v+digits as "
-    "contact): the lexicon's owner is fixing them; remove this marker when it passes",
-)
 def test_heldout_prose_is_almost_never_blocked(prose_results):
     blocked = sum(r.decision == "block" for r in prose_results) / len(prose_results)
     assert blocked <= 0.001, f"held-out prose blocked {blocked:.2%}"
