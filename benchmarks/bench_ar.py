@@ -14,7 +14,13 @@ would see the same person), with fresh sensor noise in each frame.
 The process is pinned to one CPU core (`os.sched_setaffinity`) and OpenCV to one thread; torch is not
 imported. Medians over the frames are printed, with the ratio naive / ours.
 
-Run: `.venv/bin/python benchmarks/bench_ar.py [--frames 120]`
+Face search coverage (image mode, `FaceLandmarker.process_image`): is a small face found wherever it sits?
+(1) the issue-12 measurement: the astronaut photo scaled to 300 px (landmark width ~54 px) on a grey frame at
+7 x 5 positions; (2) head crops of four real photos of the test set (`tests/ar_tryon/photos`) at landmark
+widths 60, 95, 150 and 175 px over 6 x 4 positions. Found = a face whose mouth is within 10% of the face width
+of where it was pasted. Target: 100% for faces >= 60 px; the median ms per photo is printed too.
+
+Run: `.venv/bin/python benchmarks/bench_ar.py [--frames 120] [--skip-grid] [--skip-video]`
 """
 
 from __future__ import annotations
@@ -22,14 +28,16 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import cv2
 import mediapipe as mp
 import numpy as np
 from skimage import data
 
-from ar_tryon import Look, VideoMakeup, default_catalog
+from ar_tryon import FaceLandmarker, FaceLandmarkerOptions, Look, VideoMakeup, default_catalog
 from ar_tryon.makeup.regions import (
     LEFT_CHEEK,
     LEFT_EYE,
@@ -143,9 +151,69 @@ def run(width: int, height: int, n: int) -> tuple[float, float]:
     return statistics.median(ours[warm:]) * 1e3, statistics.median(naive[warm:]) * 1e3
 
 
+def _paste(width: int, height: int, image: np.ndarray, x: int, y: int) -> np.ndarray:
+    frame = np.full((height, width, 3), 90, np.uint8)
+    frame[y : y + image.shape[0], x : x + image.shape[1]] = image
+    return frame
+
+
+def _found(lm: FaceLandmarker, frame: np.ndarray, mouth: np.ndarray, face_w: float) -> tuple[bool, float]:
+    t0 = time.perf_counter()
+    faces = lm.process_image(frame)
+    elapsed = time.perf_counter() - t0
+    ok = bool(faces) and float(np.linalg.norm(faces[0].xy[LIPS_OUTER].mean(axis=0) - mouth)) <= 0.1 * face_w
+    return ok, elapsed
+
+
+def grid_coverage() -> None:
+    """Found / tried over grids of positions (see the module docstring), per frame size and face width."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: tests.ar_tryon.photos
+    from tests.ar_tryon.photos import face_width, head_crop, load
+
+    print(f"{'frame':>10} | {'faces':<34} | {'found':>7} | {'ms/photo':>8} | target")
+    with FaceLandmarker(FaceLandmarkerOptions(max_num_faces=1, smoothing=None)) as lm:
+        ref = lm.process_image(load("astronaut"))[0]
+        heads = []
+        for name in ("astronaut", "obama_portrait", "grace_hopper", "biden_full_body"):
+            points = lm.process_image(load(name))[0].xy
+            crop, (cx, cy) = head_crop(load(name), points, margin=0.6)
+            heads.append((crop, points - [cx, cy]))
+        for width, height in ((1280, 720), (1920, 1080)):
+            rows = []
+            s = 300 / 512
+            small = cv2.resize(load("astronaut"), (300, 300), interpolation=cv2.INTER_AREA)
+            cases = []
+            for j in range(5):
+                for i in range(7):
+                    x, y = round(i * (width - 300) / 6), round(j * (height - 300) / 4)
+                    mouth = ref.xy[LIPS_OUTER].mean(axis=0) * s + [x, y]
+                    cases.append((_paste(width, height, small, x, y), mouth, ref.width * s))
+            rows.append((f"astronaut 300 px (face {ref.width * s:.0f} px), 7x5", cases))
+            for target in (60, 95, 150, 175):
+                cases = []
+                for k in range(24):
+                    crop, points = heads[k % len(heads)]
+                    f = target / face_width(points)
+                    piece = cv2.resize(crop, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+                    i, j = k % 6, k // 6
+                    x = round(i * (width - piece.shape[1]) / 5)
+                    y = round(j * (height - piece.shape[0]) / 3)
+                    mouth = points[LIPS_OUTER].mean(axis=0) * f + [x, y]
+                    cases.append((_paste(width, height, piece, x, y), mouth, float(target)))
+                rows.append((f"4 real heads, face {target} px, 6x4", cases))
+            for label, cases in rows:
+                results = [_found(lm, frame, mouth, fw) for frame, mouth, fw in cases]
+                found = sum(ok for ok, _ in results)
+                ms = statistics.median(t for _, t in results) * 1e3
+                ok = "ok" if found == len(cases) else "MISSED"
+                print(f"{f'{width}x{height}':>10} | {label:<34} | {found:>3}/{len(cases):<3} | {ms:8.1f} | 100%: {ok}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=120)
+    parser.add_argument("--skip-grid", action="store_true", help="skip the face search coverage grid")
+    parser.add_argument("--skip-video", action="store_true", help="skip the video-mode makeup timing")
     args = parser.parse_args()
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     cv2.setNumThreads(1)
@@ -153,12 +221,17 @@ def main() -> None:
         f"one core (affinity {sorted(os.sched_getaffinity(0))}), cv2 threads {cv2.getNumThreads()}, "
         f"{args.frames} frames, effects: {', '.join(SHADES)}"
     )
-    print(f"{'frame':>10} | {'ours ms':>8} | {'naive ms':>8} | {'speed-up':>8} | target")
-    targets = {(1280, 720): 8.0, (1920, 1080): 12.0}
-    for (w, h), target in targets.items():
-        ours, naive = run(w, h, args.frames)
-        ok = "ok" if ours <= target and naive / ours >= 3 else "MISSED"
-        print(f"{f'{w}x{h}':>10} | {ours:8.2f} | {naive:8.2f} | {naive / ours:7.1f}x | <= {target:g} ms, >= 3x: {ok}")
+    if not args.skip_video:
+        print(f"{'frame':>10} | {'ours ms':>8} | {'naive ms':>8} | {'speed-up':>8} | target")
+        targets = {(1280, 720): 8.0, (1920, 1080): 12.0}
+        for (w, h), target in targets.items():
+            ours, naive = run(w, h, args.frames)
+            ok = "ok" if ours <= target and naive / ours >= 3 else "MISSED"
+            print(
+                f"{f'{w}x{h}':>10} | {ours:8.2f} | {naive:8.2f} | {naive / ours:7.1f}x | <= {target:g} ms, >= 3x: {ok}"
+            )
+    if not args.skip_grid:
+        grid_coverage()
 
 
 if __name__ == "__main__":
