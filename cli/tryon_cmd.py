@@ -1,4 +1,5 @@
-"""`notestudio tryon makeup|garment|shades`: AR try-on on a photo file, and the shade catalog."""
+"""`notestudio tryon makeup|garment|shades|shade-from-swatch`: AR try-on on a photo file, the shade catalog, and a
+shade measured from a swatch photo."""
 
 from __future__ import annotations
 
@@ -118,3 +119,33 @@ def shades(
     for s in items:
         table.add_row(s.sku, s.name, s.product.value, s.finish.value, f"[on {s.hex}]    [/] {s.hex}")
     console.print(table)
+
+
+@app.command("shade-from-swatch")
+@exit_on_errors
+def shade_from_swatch(
+    photo: Annotated[Path, typer.Option("--photo", "-p", help="Photo of a lipstick / blush / eyeshadow swatch.")],
+    background: Annotated[
+        str, typer.Option(help="auto (from the photo's border), neutral (paper: white balance corrected) or skin.")
+    ] = "auto",
+    name: Annotated[str | None, typer.Option(help="Also print a POST /v1/tryon/shades body with this name.")] = None,
+    kind: Annotated[str, typer.Option(help="lipstick, blush or eyeshadow (with --name).")] = "lipstick",
+) -> None:
+    """Measure a swatch photo: colour (hex, CIELAB), finish guess and confidence, as JSON."""
+    from ar_tryon.schema import MerchantShadeIn, SwatchRequest
+    from cli.settings import cli_services
+
+    if background not in ("auto", "neutral", "skin"):
+        raise UsageError(f"--background: expected auto, neutral or skin, got {background!r}")
+    services = cli_services()
+    try:
+        swatch = services.tryon.swatch(_read(photo, "--photo"), SwatchRequest(background=background), "--photo")
+    finally:
+        services.close()
+    out = swatch.model_dump(mode="json")
+    if name is not None:
+        if kind not in ("lipstick", "blush", "eyeshadow"):
+            raise UsageError(f"--kind: expected lipstick, blush or eyeshadow, got {kind!r}")
+        shade = MerchantShadeIn(name=name, hex=swatch.hex, kind=kind, finish=swatch.finish)  # type: ignore[arg-type]
+        out = {"swatch": out, "shade": shade.model_dump(mode="json")}
+    typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
