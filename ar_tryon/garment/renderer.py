@@ -174,6 +174,8 @@ class GarmentTryOn:
         arms = arm_mask(local, p_crop).astype(np.float32) * (1 / 255)
         hair = cv2.max(hair_mask(crop, p_crop, local), face_mask(local, p_crop)).astype(np.float32) * (1 / 255)
         limbs = self._sleeve_reach(pose, roi)
+        behind_head = 1.0 - hair
+        behind_all = behind_head * (1.0 - arms)
         # 5. warp each piece into the box, limbs first, the body over their seams
         col = np.zeros((y1 - y0, x1 - x0, 3), np.float32)
         alpha = np.zeros((y1 - y0, x1 - x0), np.float32)
@@ -183,11 +185,12 @@ class GarmentTryOn:
                 continue
             px, py, rgba = warped
             sl = np.s_[py : py + rgba.shape[0], px : px + rgba.shape[1]]
-            keep = 1.0 - hair[sl]
             if piece.limb is None or piece.limb.startswith("leg"):
-                keep *= 1.0 - arms[sl]
+                keep = behind_all[sl]
             elif piece.limb in limbs:  # a sleeve stays around its arm (no flaps where the armhole turns)
-                keep *= limbs[piece.limb][sl]
+                keep = behind_head[sl] * limbs[piece.limb][sl]
+            else:
+                keep = behind_head[sl]
             a_new = rgba[..., 3] * keep
             col[sl] = col[sl] * (1.0 - a_new[..., None]) + rgba[..., :3] * keep[..., None]
             alpha[sl] = alpha[sl] + a_new * (1.0 - alpha[sl])
@@ -206,9 +209,14 @@ class GarmentTryOn:
         hidden = self._hidden(crop, p_crop, old, alpha, hair, skin := skin_sample(rgb, person, pose))
         base = paint_over(crop, hidden, gain, skin)
         # 8. composite
-        out = base.astype(np.float32) * (1.0 - alpha[..., None]) + col * gain[..., None]
+        out = base.astype(np.float32)
+        out *= (1.0 - alpha)[..., None]
+        col *= gain[..., None]
+        out += col
+        out += 0.5
+        np.clip(out, 0, 255, out=out)
         image = rgb.copy()
-        image[y0:y1, x0:x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        image[y0:y1, x0:x1] = out.astype(np.uint8)
         full = np.zeros(rgb.shape[:2], np.uint8)
         coverage, occluders, hidden_full = full.copy(), full.copy(), full.copy()
         coverage[y0:y1, x0:x1] = np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8)
