@@ -15,9 +15,11 @@ import numpy as np
 
 from moderation.classifier import LinearClassifier, TextClassifier, classifier_text
 from moderation.counterfeit import BrandBook
-from moderation.image_registry import ImageRegistry, decode_image
+from moderation.image_registry import ImageError, ImageRegistry, decode_image
+from moderation.image_text import ImageTextReader, ImageTextSignals
 from moderation.lexicon import Lexicon
 from moderation.normalize import normalize
+from moderation.nudity import NuditySignals
 from moderation.policy import Policy
 from moderation.rules import find_contact_details, find_replica_ratio, mark_evasion
 from moderation.types import TOP_LABELS, Evidence, Hit, Label, Listing, ModerationResult
@@ -41,6 +43,14 @@ def _noisy_or(scores: Sequence[float]) -> float:
     return float(1.0 - np.prod([1.0 - s for s in scores]))
 
 
+def _renumber(hit: Hit, index: int) -> Hit:
+    """A hit on a listing's image checked alone (as `images[0]`) names its place in the listing."""
+    evidence = tuple(
+        Evidence(f"images[{index}]", e.start, e.end, e.text) if e.field == "images[0]" else e for e in hit.evidence
+    )
+    return Hit(hit.code, hit.score, evidence, hit.source)
+
+
 class Moderator:
     def __init__(
         self,
@@ -49,12 +59,23 @@ class Moderator:
         classifier: TextClassifier | None = None,
         policy: Policy | None = None,
         images: ImageRegistry | None = None,
+        image_checks: bool = True,
     ) -> None:
+        """`image_checks`: read listing images — OCR and QR codes through the text rules, and the nudity
+        detector when its optional package is installed (the log says how to add it when it is not)."""
         self.lexicon = lexicon or Lexicon()
         self.brands = brands or BrandBook()
         self.classifier = classifier
         self.policy = policy or Policy.load()
         self.images = images
+        self._text_reader: ImageTextReader | None = None
+        self._nudity: NuditySignals | None = None
+        if image_checks:
+            self._text_reader = ImageTextReader()
+            try:
+                self._nudity = NuditySignals()
+            except ImportError as exc:
+                log.warning("sexual content in images is not checked: %s", exc)
 
     @classmethod
     def from_files(
@@ -83,6 +104,10 @@ class Moderator:
         versions = {"lexicon": self.lexicon.version, "brands": self.brands.version, "policy": self.policy.version}
         if self.classifier:
             versions["classifier"] = self.classifier.version
+        if self._text_reader is not None:
+            versions["image_text"] = "rapidocr-onnxruntime PP-OCRv4 + opencv qr"
+        if self._nudity is not None:
+            versions["nudity"] = "nudenet 320n"
         return versions
 
     def set_policy(self, policy: Policy) -> None:
@@ -142,10 +167,34 @@ class Moderator:
                 if hit:
                     hits.append(Hit(hit.code, hit.score, hit.evidence, "counterfeit"))
                     reasons.append(hit.source.split(":", 1)[1])
+        if not item.images:
+            return hits, reasons
+        pixels = []
+        for index, data in enumerate(item.images):
+            try:
+                pixels.append(decode_image(data))
+            except ImageError as exc:  # the service validated them; a library caller may not have
+                reasons.append(f"images[{index}] not read: {exc}")
+                pixels.append(None)
+        readable = [(index, image) for index, image in enumerate(pixels) if image is not None]
+        # text inside images (contact ids and QR codes are the usual way around text moderation), nudity
+        if self._text_reader is not None:
+
+            def text_hits(field: str, text: str) -> list[Hit]:
+                normalized = normalize(text)
+                return self.lexicon.match(field, normalized, item.category) + find_contact_details(field, normalized)
+
+            for check in (ImageTextSignals(text_hits, self._text_reader), self._nudity):
+                if check is None:
+                    continue
+                for index, image in readable:
+                    found, why = check([image])
+                    hits += [_renumber(hit, index) for hit in found]
+                    reasons += [reason.replace("images[0]", f"images[{index}]", 1) for reason in why]
         # counterfeit: registered brand images
         if self.images is not None:
-            for index, data in enumerate(item.images):
-                for match in self.images.match(decode_image(data))[:1]:
+            for index, image in readable:
+                for match in self.images.match(image)[:1]:
                     evidence = Evidence(f"images[{index}]", 0, 0, match.image_id)
                     hits.append(Hit("counterfeit.image", round(0.5 * match.score, 3), (evidence,), "image"))
                     reasons.append(f"images[{index}] matches a registered {match.brand} image ({match.detail})")

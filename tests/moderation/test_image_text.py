@@ -262,3 +262,27 @@ def test_bad_arguments_are_named():
         ImageTextSignals("not callable")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="link_patterns"):
         ImagePolicy.model_validate({**ImagePolicy.load().model_dump(), "qr": {"link_patterns": ["(unclosed"]}})
+
+
+def test_the_moderator_reads_text_and_qr_codes_in_listing_images(overlay_photo):
+    """End to end: a clean title and body, the contact id only inside the second image, a QR link in the third;
+    the decision blocks on them, evidence names each image, and the versions say what read them."""
+    from moderation.moderator import Moderator
+    from moderation.types import Listing
+
+    rgb, _ = overlay_photo
+    qr, _ = with_qr(product_photo(), "https://t.cn/A6abcdef", 700, 1000)
+    listing = Listing(
+        id="img-1",
+        title="咖啡杯 陶瓷",
+        body="容量350毫升，可以进微波炉。",
+        images=[png(product_photo()), png(rgb), png(qr)],
+    )
+    result = Moderator().moderate(listing)
+    assert result.decision == "block", result
+    fields = {e.field for label in result.labels for e in label.evidence}
+    assert "images[1]" in fields and "images[2]" in fields and "images[0]" not in fields
+    assert {"image_text"} <= set(result.versions)
+    assert any(reason.startswith("images[1] box [") for reason in result.reasons)
+    clean = Moderator().moderate(Listing(title="咖啡杯", body="陶瓷杯子", images=[png(product_photo())]))
+    assert clean.decision == "pass", clean
