@@ -1,7 +1,10 @@
-"""AR try-on tab: makeup on a photo (before/after), live makeup on the webcam, garments on a photo.
+"""AR try-on tab: makeup on a photo (before/after), live makeup on the webcam, garments on a photo, and the
+merchant's own shades (added from a swatch photo).
 
 A pure HTTP client: photos go to `POST /v1/tryon/makeup` / `garment`, webcam frames to `POST /v1/tryon/frames`
-with a per-browser-tab session id (the server keeps the landmark smoothing state for it).
+with a per-browser-tab session id (the server keeps the landmark smoothing state for it). The shade pickers list
+`GET /v1/tryon/shades`: the built-in catalog and this key's own shades (marked "mine"); a swatch photo is measured
+by `POST /v1/tryon/swatch` and saved with `POST /v1/tryon/shades`, then usable at once.
 """
 
 from __future__ import annotations
@@ -20,6 +23,19 @@ from ui.tabs.common import client_for
 __all__ = ["render"]
 
 PRODUCTS = ("lips", "blush", "eyeshadow", "eyeliner", "brows")
+KINDS = ("lipstick", "blush", "eyeshadow")
+GUESS = "guess from the photo"
+
+
+def _label(shade: dict) -> str:
+    mine = " · mine" if shade.get("source") == "merchant" else ""
+    return f"{shade['id']} {shade['name']} ({shade['finish']}){mine}"
+
+
+def _chip(hex_colour: str) -> np.ndarray:
+    """A 96x96 patch of the measured colour."""
+    rgb = [int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)]
+    return np.tile(np.array(rgb, np.uint8), (96, 96, 1))
 
 
 def _png(image: np.ndarray, fmt: str = "PNG") -> bytes:
@@ -44,10 +60,47 @@ def render(key: gr.Textbox, api_url: str) -> None:
             shades = client_for(api_url, api_key).request("GET", "/v1/tryon/shades")["shades"]
         except ApiClientError as exc:
             raise gr.Error(str(exc)) from exc
-        return [
-            gr.update(choices=[f"{s['sku']} {s['name']} ({s['finish']})" for s in shades if s["product"] == p])
-            for p in PRODUCTS
+        own = [_label(s) for s in shades if s.get("source") == "merchant"]
+        return [gr.update(choices=[_label(s) for s in shades if s["product"] == p]) for p in PRODUCTS] + [
+            gr.update(choices=own, value=None)
         ]
+
+    def measure(api_key: str, photo: np.ndarray | None, background: str):
+        if photo is None:
+            raise gr.Error("Upload a swatch photo first.")
+        try:
+            files = {"photo": ("swatch.png", _png(photo))}
+            swatch = client_for(api_url, api_key).request(
+                "POST", "/v1/tryon/swatch", files=files, data={"background": background}
+            )
+        except ApiClientError as exc:
+            raise gr.Error(str(exc)) from exc
+        return _chip(swatch["hex"]), swatch
+
+    def save_swatch(api_key: str, photo: np.ndarray | None, name: str, kind: str, finish: str, background: str):
+        if photo is None:
+            raise gr.Error("Upload a swatch photo first.")
+        if not name.strip():
+            raise gr.Error("Name the shade.")
+        data = {"name": name.strip(), "kind": kind, "background": background}
+        if finish != GUESS:
+            data["finish"] = finish
+        try:
+            files = {"photo": ("swatch.png", _png(photo))}
+            shade = client_for(api_url, api_key).request("POST", "/v1/tryon/shades", files=files, data=data)
+        except ApiClientError as exc:
+            raise gr.Error(str(exc)) from exc
+        gr.Info(f"Saved {shade['name']} ({shade['hex']}, {shade['finish']}) as {shade['id']}")
+        return [_chip(shade["hex"]), shade, *load_shades(api_key)]
+
+    def delete_own(api_key: str, choice: str | None):
+        if not choice:
+            raise gr.Error("Pick one of your shades to delete.")
+        try:
+            client_for(api_url, api_key).request("DELETE", f"/v1/tryon/shades/{_skus(choice)[0]}")
+        except ApiClientError as exc:
+            raise gr.Error(str(exc)) from exc
+        return load_shades(api_key)
 
     def makeup(api_key: str, photo: np.ndarray | None, intensity: float, all_faces: bool, *choices: str | None):
         if photo is None:
@@ -90,7 +143,31 @@ def render(key: gr.Textbox, api_url: str) -> None:
         all_faces = gr.Checkbox(label="all faces", value=False)
     with gr.Row():
         pickers = [gr.Dropdown(label=p, choices=[], value=None, allow_custom_value=False) for p in PRODUCTS]
-    load.click(load_shades, key, pickers)
+    with gr.Accordion("My shades: add from swatch photo", open=False):
+        with gr.Row():
+            swatch_photo = gr.Image(label="swatch photo (on plain paper or skin)", type="numpy", sources=["upload"])
+            with gr.Column():
+                shade_name = gr.Textbox(label="shade name", placeholder="e.g. Rose Glaze")
+                shade_kind = gr.Radio(list(KINDS), value="lipstick", label="kind")
+                shade_finish = gr.Dropdown([GUESS, "matte", "satin", "gloss", "shimmer"], value=GUESS, label="finish")
+                swatch_background = gr.Radio(["auto", "neutral", "skin"], value="auto", label="background")
+            with gr.Column():
+                chip = gr.Image(label="measured colour", interactive=False, height=120)
+                measured = gr.JSON(label="measurement")
+        with gr.Row():
+            measure_btn = gr.Button("Measure")
+            save_btn = gr.Button("Save to my shades", variant="primary")
+        with gr.Row():
+            own = gr.Dropdown(label="my shades", choices=[], value=None, allow_custom_value=False)
+            delete_btn = gr.Button("Delete selected", variant="stop")
+    load.click(load_shades, key, [*pickers, own])
+    measure_btn.click(measure, [key, swatch_photo, swatch_background], [chip, measured])
+    save_btn.click(
+        save_swatch,
+        [key, swatch_photo, shade_name, shade_kind, shade_finish, swatch_background],
+        [chip, measured, *pickers, own],
+    )
+    delete_btn.click(delete_own, [key, own], [*pickers, own])
     with gr.Tab("Photo"):
         photo = gr.Image(label="photo", type="numpy", sources=["upload"])
         apply_btn = gr.Button("Try on", variant="primary")
