@@ -110,11 +110,12 @@ def train(
     epochs: Annotated[int, typer.Option(min=1, max=50)] = 3,
 ) -> None:
     """Train on the train split of moderation/data/listings.jsonl."""
-    from moderation.training import fine_tune_transformer, train_linear
+    from moderation.training import fine_tune_transformer, train_linear, training_recipe
 
     output = _classifier_path(output, data_dir)
     if engine == "linear":
         classifier = train_linear()
+        classifier.recipe = training_recipe()  # the service keeps a model trained from what it ships
         classifier.save(output)
         console.print(f"saved {classifier.version} to {output}")
     elif engine == "transformer":

@@ -78,6 +78,8 @@ class LinearClassifier(TextClassifier):
         self.coef = np.ascontiguousarray(coef.T, dtype=np.float32)  # (features, labels [+ domain])
         self.intercept = intercept.astype(np.float32)
         self.version = version
+        #: What it was trained from (`moderation.training.training_recipe`): a file from older data is retrained.
+        self.recipe = ""
         self.has_domain = coef.shape[0] == len(self.labels) + 1
         self._vocab = vectorizer.vocabulary_
         self._idf = vectorizer.idf_.astype(np.float32)
@@ -202,6 +204,7 @@ class LinearClassifier(TextClassifier):
                     "coef": self.coef.T,
                     "intercept": self.intercept,
                     "version": self.version,
+                    "recipe": self.recipe,
                 },
                 handle,
             )
@@ -212,7 +215,9 @@ class LinearClassifier(TextClassifier):
         """Load a model written by `save` (a trusted file of this installation: pickle)."""
         with path.open("rb") as handle:
             state = pickle.load(handle)  # noqa: S301 - written by `notestudio moderation train` on this host
-        return cls(state["vectorizer"], state["coef"], state["intercept"], state["version"])
+        model = cls(state["vectorizer"], state["coef"], state["intercept"], state["version"])
+        model.recipe = state.get("recipe", "")
+        return model
 
 
 class TransformerClassifier(TextClassifier):

@@ -72,20 +72,42 @@ def ensure_linear_classifier(path: Path, dataset: Path = DEFAULT_DATASET) -> tup
     exclusive lock on `<path>.lock`; the first trains and writes the file atomically, the others wait and
     then load what it wrote. Returns the classifier and whether this call trained it.
     """
-    if path.exists():
-        return LinearClassifier.load(path), False
+    recipe = training_recipe(dataset)
+    if path.exists() and (classifier := LinearClassifier.load(path)).recipe == recipe:
+        return classifier, False
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(path.name + ".lock"), "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            if path.exists():  # another replica trained it while we waited
-                return LinearClassifier.load(path), False
-            log.warning("no moderation classifier at %s: training one from the shipped dataset (once)", path)
+            if path.exists():
+                classifier = LinearClassifier.load(path)
+                if classifier.recipe == recipe:  # another replica trained it while we waited
+                    return classifier, False
+                log.warning("the moderation classifier at %s was trained from other data or code: retraining", path)
+            else:
+                log.warning("no moderation classifier at %s: training one from the shipped dataset (once)", path)
             classifier = train_linear(dataset)
+            classifier.recipe = recipe
             classifier.save(path)
             return classifier, True
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+#: Bump when what training does changes in a way the inputs below do not show.
+TRAINING_FORMAT = "2026.11.29"
+
+
+def training_recipe(dataset: Path = DEFAULT_DATASET) -> str:
+    """A fingerprint of what the classifier is trained from: the dataset, the corpus spec, the weights, the
+    format. A saved model with another fingerprint is stale (an upgrade changed one of them) and is retrained."""
+    from moderation.precision_corpus import DEFAULT_CORPUS_SPEC
+
+    digest = hashlib.sha256()
+    for part in (dataset.read_bytes(), DEFAULT_CORPUS_SPEC.read_bytes()):
+        digest.update(hashlib.sha256(part).digest())
+    digest.update(f"{TRAINING_FORMAT}|{NEGATIVE_WEIGHT}|{DOMAIN_C}".encode())
+    return digest.hexdigest()[:16]
 
 
 def prose_negatives() -> list[str]:

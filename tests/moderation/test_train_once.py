@@ -29,3 +29,18 @@ def test_concurrent_replicas_train_once(tmp_path):
     assert trained == [False, False, True]
     assert LinearClassifier.load(path).version
     assert not list(path.parent.glob("*.partial"))  # the write was atomic: no half file left behind
+
+
+def test_a_model_trained_from_other_data_is_retrained(tmp_path):
+    """An upgrade that changes the dataset, the corpus spec or training must not keep serving the old model."""
+    from pathlib import Path
+
+    path = Path(tmp_path) / "moderation-linear.pkl"
+    first, trained = ensure_linear_classifier(path)
+    assert trained and first.recipe
+    again, trained = ensure_linear_classifier(path)
+    assert not trained and again.recipe == first.recipe
+    first.recipe = "an older recipe"
+    first.save(path)
+    renewed, trained = ensure_linear_classifier(path)
+    assert trained and renewed.recipe == again.recipe
