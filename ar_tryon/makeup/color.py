@@ -8,11 +8,15 @@ lookup table for the lightness curve, and integer blending — no full-frame flo
 
 Strong shades at lightness far from the region's mean leave the sRGB gamut (a dark pixel cannot carry the
 chroma of a bright red), and the Lab -> RGB conversion clips them: the rendered mean drifts from the shade by
-2-5 CIEDE2000 on real lips. `tint` therefore measures the rendered mean once and corrects L, a and b by the
-drift before blending (one more small Lab conversion inside the box).
+2-5 CIEDE2000 on real lips. Since every pixel gets the same a/b, what a pixel renders to depends on its
+lightness alone: `tint` converts the 256 possible lightnesses once (a 1x256 image), predicts the core's
+rendered mean from its lightness histogram, and shifts L, a and b by the drift before rendering the box —
+no second pass over the box.
 """
 
 from __future__ import annotations
+
+import functools
 
 import cv2
 import numpy as np
@@ -99,20 +103,45 @@ def tint(
     light = cv2.LUT(lab[..., 0], lut)
     if l_add is not None:
         light = cv2.add(light, l_add)
-    shaded = _shade(light, ab)
     core = core_of(mask)
     if core.any():
-        # Gamut clipping moved the mean: shift L, a, b by what it lost, so the mean is the intended one.
-        got = cv2.cvtColor(shaded, cv2.COLOR_RGB2LAB)[core].mean(axis=0)
-        want = (float(light[core].mean()), float(ab[0]), float(ab[1]))
-        dl, da, db = (int(round(w - g)) for w, g in zip(want, got, strict=True))
-        if dl or da or db:
+        dl, ab = _gamut_correction(np.bincount(light[core], minlength=256), ab)
+        if dl:
             light = cv2.add(light, dl) if dl > 0 else cv2.subtract(light, -dl)
-            shaded = _shade(light, (int(np.clip(ab[0] + da, 0, 255)), int(np.clip(ab[1] + db, 0, 255))))
+    shaded = _shade(light, ab)
     weight = (mask.astype(np.int32) * int(round(np.clip(intensity, 0.0, 1.0) * 256))) // 255
     src = patch.astype(np.int32)
     delta = shaded.astype(np.int32) - src
     patch[...] = (src + ((delta * weight[..., None] + 128) >> 8)).astype(np.uint8)
+
+
+def _gamut_correction(hist: np.ndarray, ab: tuple[int, int], rounds: int = 2) -> tuple[int, tuple[int, int]]:
+    """(L shift, corrected a/b) so the rendered mean of pixels with lightness histogram `hist` is the intended
+    mean lightness with chroma `ab`, after the Lab -> RGB -> Lab round trip clips what sRGB cannot show."""
+    levels = np.arange(256, dtype=np.float64)
+    n = float(hist.sum())
+    want = np.array([hist @ levels / n, ab[0], ab[1]])
+    dl, a, b = 0, ab[0], ab[1]
+    for _ in range(rounds):
+        drift = want - hist @ _rendered_lab(dl, a, b) / n
+        if np.all(np.abs(drift) < 0.5):
+            break
+        dl += int(round(drift[0]))
+        a = int(np.clip(a + round(drift[1]), 0, 255))
+        b = int(np.clip(b + round(drift[2]), 0, 255))
+    return dl, (a, b)
+
+
+@functools.lru_cache(maxsize=512)
+def _rendered_lab(dl: int, a: int, b: int) -> np.ndarray:
+    """(256, 3) float64: the Lab (OpenCV 8-bit) that lightness v + `dl` with chroma (a, b) renders to, per v.
+
+    Cached: a video stream asks for the same shade and nearly the same shift on every frame.
+    """
+    ramp = np.clip(np.arange(256) + dl, 0, 255).astype(np.uint8)[None, :]
+    table = cv2.cvtColor(_shade(ramp, (a, b)), cv2.COLOR_RGB2LAB)[0].astype(np.float64)
+    table.setflags(write=False)
+    return table
 
 
 def _shade(light: np.ndarray, ab: tuple[int, int]) -> np.ndarray:
