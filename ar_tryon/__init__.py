@@ -25,6 +25,7 @@ from ar_tryon.pipeline import MakeupResult, PhotoMakeup, VideoMakeup
 from ar_tryon.service import TryOnService
 from ar_tryon.shades import Finish, Product, Shade, ShadeCatalog, default_catalog
 from ar_tryon.smoothing import OneEuroFilter, OneEuroOptions
+from ar_tryon.swatch import NoSwatchError, Swatch, SwatchExtractor, SwatchOptions, extract_swatch
 from common.images import DecodedImage, decode_image, encode_image
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "MakeupResult",
     "NoBodyError",
     "NoFaceError",
+    "NoSwatchError",
     "OneEuroFilter",
     "OneEuroOptions",
     "PhotoMakeup",
@@ -54,6 +56,9 @@ __all__ = [
     "SelfieSegmenter",
     "Shade",
     "ShadeCatalog",
+    "Swatch",
+    "SwatchExtractor",
+    "SwatchOptions",
     "TryOnError",
     "TryOnService",
     "UnknownShadeError",
@@ -62,5 +67,6 @@ __all__ = [
     "decode_image",
     "default_catalog",
     "encode_image",
+    "extract_swatch",
     "garment_rgba",
 ]

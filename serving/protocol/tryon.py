@@ -8,9 +8,14 @@ from ar_tryon.schema import (
     GarmentRequest,
     MakeupOut,
     MakeupRequest,
+    MerchantShadeIn,
+    MerchantShadePatch,
     OutputFormat,
     ShadeListOut,
     ShadeOut,
+    SwatchOut,
+    SwatchRequest,
+    SwatchShadeForm,
 )
 
 __all__ = [
@@ -21,7 +26,12 @@ __all__ = [
     "GarmentRequest",
     "MakeupOut",
     "MakeupRequest",
+    "MerchantShadeIn",
+    "MerchantShadePatch",
     "OutputFormat",
     "ShadeListOut",
     "ShadeOut",
+    "SwatchOut",
+    "SwatchRequest",
+    "SwatchShadeForm",
 ]

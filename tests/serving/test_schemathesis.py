@@ -50,6 +50,8 @@ CONTENT_FIELDS: dict[str, list[tuple[str, str]]] = {
     "POST /v1/tryon/makeup": [("^(image|shade)", _IMAGE + "; SKUs are the configured catalog's")],
     "POST /v1/tryon/frames": [("^(frame|shade)", _IMAGE + "; SKUs are the configured catalog's")],
     "POST /v1/tryon/garment": [("^(image|garment)", _IMAGE)],
+    "POST /v1/tryon/shades": [("^photo", _IMAGE + "; a swatch photo must show one swatch on a plain background")],
+    "POST /v1/tryon/swatch": [("^photo", _IMAGE + "; a swatch photo must show one swatch on a plain background")],
     "POST /v1/images/covers": [("^photo", _IMAGE)],
     "POST /v1/images/cutout": [("^(photo|mask)", _IMAGE)],
     "POST /v1/images": [("^items", _IMAGE + "; each item is checked on its own, as it is in a job")],
