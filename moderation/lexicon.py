@@ -137,6 +137,7 @@ class Lexicon:
         self.codes = sorted({e.code for e in self.entries})
         self.warning_cues = _folded(raw.get("warning_cues"))
         self._cue_pattern = re.compile("|".join(map(re.escape, self.warning_cues))) if self.warning_cues else None
+        self.weak_weight = float(raw.get("weak_weight", 0.0))
 
     @staticmethod
     def _clause(normalized: NormalizedText, start: int, end: int, reach: int = 6) -> tuple[int, int]:
@@ -156,6 +157,14 @@ class Lexicon:
     def _crosses_clause(normalized: NormalizedText, start: int, end: int) -> bool:
         o_start, o_end = normalized.span(start, end)
         return any(ch in _CLAUSE_MARKS for ch in normalized.original[o_start:o_end])
+
+    def warns_about(self, normalized: NormalizedText, o_start: int, o_end: int) -> bool:
+        """Whether the sentence around original `[o_start, o_end)` warns (for evidence found by other means)."""
+        if self._cue_pattern is None or not normalized.text:
+            return False
+        start, end = np.searchsorted(normalized.offsets, [o_start, o_end])
+        start = min(int(start), len(normalized.text) - 1)
+        return self._in_warning(normalized, start, max(start + 1, int(end)))
 
     def _in_warning(self, normalized: NormalizedText, start: int, end: int) -> bool:
         """Whether the sentence around normalized `[start, end)` carries a warning cue.
@@ -205,7 +214,7 @@ class Lexicon:
                 span
                 for span in spans
                 if not self._crosses_clause(normalized, span[0], span[1])
-                and not (has_cue and self._in_warning(normalized, span[0], span[1]))
+                and not (has_cue and (span[2] < self.weak_weight or self._in_warning(normalized, span[0], span[1])))
             ]
             if not spans:
                 continue

@@ -21,7 +21,7 @@ from moderation.lexicon import Lexicon
 from moderation.normalize import normalize
 from moderation.nudity import NuditySignals
 from moderation.policy import Policy
-from moderation.rules import find_contact_details, find_replica_ratio, mark_evasion
+from moderation.rules import find_contact_details, find_replica_ratio, find_tao_codes, mark_evasion
 from moderation.types import TOP_LABELS, Evidence, Hit, Label, Listing, ModerationResult
 
 __all__ = ["Moderator"]
@@ -153,6 +153,7 @@ class Moderator:
             hits += self.lexicon.match(field, normalized, item.category)
             hits += find_contact_details(field, normalized)
             hits += find_replica_ratio(field, normalized.original)
+            hits += find_tao_codes(field, normalized.original)
         if hits:
             hits, hidden = mark_evasion(hits)
             reasons += hidden
@@ -200,6 +201,12 @@ class Moderator:
                     reasons.append(f"images[{index}] matches a registered {match.brand} image ({match.detail})")
         return hits, reasons
 
+    def _reads_as_evidence(self, evidence: Evidence, normalized) -> bool:
+        """A classifier's n-gram counts as evidence only with a Chinese character in it and outside a warning."""
+        return bool(_HAN.search(evidence.text)) and not self.lexicon.warns_about(
+            normalized, evidence.start, evidence.end
+        )
+
     def _decide(
         self,
         item: Listing,
@@ -246,8 +253,14 @@ class Moderator:
                 code = f"{top}.classifier"
                 evidence = []
                 if score >= thresholds[top].review and self.classifier is not None:
+                    found = []
                     for field, normalized in (("title", title), ("body", body)):
-                        evidence += self.classifier.evidence(field, normalized, top)
+                        found += [(e, normalized) for e in self.classifier.evidence(field, normalized, top)]
+                    evidence = [e for e, normalized in found if self._reads_as_evidence(e, normalized)]
+                    if found and not evidence:
+                        # What drove the label is digits (sales counts, model numbers: the contact rules know
+                        # phone and id formats) or words inside a warning the rules already read as one.
+                        continue
                 sources = ["classifier"]
             else:
                 continue

@@ -15,14 +15,14 @@ import yaml
 from moderation.normalize import NormalizedText, fold
 from moderation.types import Evidence, Hit
 
-__all__ = ["find_contact_details", "find_replica_ratio", "mark_evasion"]
+__all__ = ["find_contact_details", "find_replica_ratio", "find_tao_codes", "mark_evasion"]
 
 # Mainland mobile numbers, digits possibly split by single spaces (dashes and dots are folded away).
 _PHONE = re.compile(r"(?<![0-9])1[3-9][0-9](?: ?[0-9]){8}(?![0-9])")
 _LANDLINE = re.compile(r"(?<![0-9])0[1-9][0-9]{1,2} ?[2-8][0-9]{6,7}(?![0-9])")
 _QQ = re.compile(r"(?:qq|扣扣|企鹅号?|q号)(?:号|号码)?(?:是|为)?([1-9][0-9]{4,10})(?![0-9])")
 _WECHAT_ID = re.compile(
-    r"(?:微信|薇信|威信|维信|徽信|v信|vx|wx|weixin|wechat)"
+    r"(?:微信|薇信|威信|维信|徽信|v信|绿泡泡|绿色泡泡|vx|wx|weixin|wechat)"
     r"(?:号|id)?(?:是|为)? ?([a-z][a-z0-9]{5,19})(?![a-z0-9])"
 )
 # A bare "v" / "加v" is an id prefix only when the id carries a digit ("V collection" is English).
@@ -32,6 +32,9 @@ _LINK = re.compile(
 )
 _EMAIL = re.compile(r"(?i)\b[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}\b")
 _ANY_DIGIT = re.compile(r"[0-9]")
+_TAO_CODE = re.compile(
+    r"[￥¥$€₤£](?:[\u200b-\u200f\u2060\ufeff]*[A-Za-z0-9]){4,16}[\u200b-\u200f\u2060\ufeff]*[￥¥$€₤£]"
+)
 _RATIO = re.compile(r"(?<![0-9.])[1１一]\s*[:：比]\s*[1１一](?![0-9.])")
 _RULES = yaml.safe_load((Path(__file__).with_name("data") / "rules.yaml").read_text(encoding="utf-8"))
 _RATIO_CONTEXT = tuple(_RULES["replica_ratio_context"])
@@ -105,8 +108,10 @@ def find_contact_details(field: str, normalized: NormalizedText) -> list[Hit]:
     if ids:
         hits.append(Hit("diversion.contact", 0.96, tuple(ids), "rule"))
     if "." in original or "@" in original or "．" in original:
-        links = [Evidence(field, m.start(), m.end(), m.group()) for m in _LINK.finditer(original)]
-        emails = [Evidence(field, m.start(), m.end(), m.group()) for m in _EMAIL.finditer(original)]
+        # links and addresses are read with invisible characters taken out (c9KWfQZU.taobao\u200b.com is a link)
+        visible, where = _visible(original)
+        links = [_span(field, original, where, m) for m in _LINK.finditer(visible)]
+        emails = [_span(field, original, where, m) for m in _EMAIL.finditer(visible)]
         links = [link for link in links if not any(e.start <= link.start < e.end for e in emails)] + emails
         if links:
             # A link or address alone asks for a look (documentation quotes them); one to a shop, a short-link
@@ -115,6 +120,26 @@ def find_contact_details(field: str, normalized: NormalizedText) -> list[Hit]:
             weight = _LINKS["divert_weight"] if strong else _LINKS["weight"]
             hits.append(Hit("diversion.link", weight, tuple(strong or links), "rule"))
     return hits
+
+
+def _visible(original: str) -> tuple[str, list[int]]:
+    """`original` without invisible characters, and for each kept character its index in `original`."""
+    if not _INVISIBLE.search(original):
+        return original, list(range(len(original)))
+    where = [i for i, ch in enumerate(original) if not _INVISIBLE.match(ch)]
+    return "".join(original[i] for i in where), where
+
+
+def _span(field: str, original: str, where: list[int], match: re.Match) -> Evidence:
+    start, end = where[match.start()], where[match.end() - 1] + 1
+    return Evidence(field, start, end, original[start:end])
+
+
+def find_tao_codes(field: str, original: str) -> list[Hit]:
+    """Marketplace share codes (淘口令): a short token between currency signs, ￥dY7DLTS￥, that opens a listing
+    elsewhere when copied."""
+    evidence = [Evidence(field, m.start(), m.end(), m.group()) for m in _TAO_CODE.finditer(original)]
+    return [Hit("diversion.offsite", 0.9, tuple(evidence), "rule")] if evidence else []
 
 
 def _diverting_link(original: str, link: Evidence) -> bool:

@@ -178,3 +178,42 @@ def test_only_a_window_around_a_hit_is_segmented(lexicon):
     finally:
         segmenter._cut_cached = cut
     assert seen and all(len(window) <= 2 * WINDOW + 2 for window in seen)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("团购复制这段￥dY7DLTS￥打开淘宝", "diversion.offsite"),  # a marketplace share code
+        ("更多款式绿泡泡oyaars697511", "diversion.contact"),  # 绿泡泡: WeChat's nickname
+        ("毕业证，全国通用，先付定金", "prohibited.forged_document"),
+        ("今天来分享一个 大/保/健", "sexual.solicitation"),
+    ],
+)
+def test_evasive_vocabulary(lexicon, text, code):
+    from moderation.rules import find_tao_codes
+
+    normalized = normalize(text)
+    found = {h.code for h in lexicon.match("body", normalized) + find_contact_details("body", normalized)}
+    found |= {h.code for h in find_tao_codes("body", text)}
+    assert code in found
+
+
+def test_a_link_hidden_by_invisible_characters_is_a_link():
+    text = "团购戳 c9KWfQZU.taobao\u200b.com 下单"
+    [hit] = [h for h in find_contact_details("body", normalize(text)) if h.code == "diversion.link"]
+    assert all(text[e.start : e.end] == e.text for e in hit.evidence) and hit.score >= 0.88
+
+
+def test_classifier_only_labels_need_chinese_evidence_outside_warnings():
+    """Digits alone (sales counts, model numbers) and words inside a warning do not make a classifier-only label."""
+    from moderation.moderator import Moderator
+    from moderation.training import train_linear
+    from moderation.types import Listing
+
+    moderator = Moderator(classifier=train_linear(), image_checks=False)
+    for listing in (
+        Listing(title="月销18600+ 置物架", body="已售15800件，型号T62111，重量：约1.2kg。"),
+        Listing(title="好评返现是违规的吗？", body="收到商家卡片说好评返现，查了平台规则这是违规行为，已经举报了。"),
+    ):
+        result = moderator.moderate(listing)
+        assert not [label for label in result.labels if label.code.endswith(".classifier")], result.labels
