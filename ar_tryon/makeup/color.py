@@ -50,19 +50,20 @@ def lightness_lut(
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
-def core_of(mask: np.ndarray) -> np.ndarray:
+def core_of(mask: np.ndarray, min_pixels: int = 16) -> np.ndarray:
     """The most covered part of a feathered mask: within 8 of its peak (>= 250 where it reaches 255).
 
-    The shade is matched on this core: the feathered rim blends into the skin by design. Thin regions (thin
-    lips turned by a tilted head) may never reach 255; their core is their most covered pixels. When that is
-    under 16 pixels, the half-on part (or any of the mask) is used instead.
+    The shade is matched on this core: the feathered rim blends into the skin by design. Thin regions (small
+    or tilted lips) may never reach 255: their core is their most covered pixels, at least `min_pixels` of
+    them (fewer only when the mask has fewer non-zero pixels).
     """
     peak = int(mask.max()) if mask.size else 0
     core = mask >= max(1, min(250, peak - 8))
-    if np.count_nonzero(core) < 16:
-        core = mask >= 128
-        if not core.any():
-            core = mask > 0
+    if np.count_nonzero(core) < min_pixels:
+        values = mask[mask > 0]
+        if values.size:
+            k = min(min_pixels, values.size)
+            core = mask >= np.partition(values, values.size - k)[values.size - k]
     return core
 
 

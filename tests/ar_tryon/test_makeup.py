@@ -18,7 +18,7 @@ FULL_LOOK = ["LIP-102", "BLS-202", "EYE-303", "LNR-401", "BRW-501"]
 #: 2.3 is a just-noticeable difference (swatch tolerances in cosmetics are usually quoted at 3-5). The renderer
 #: keeps each pixel's lightness deviation (creases, lighting), so only the core's *mean* is expected to match the
 #: swatch; it corrects the drift that gamut clipping causes, so the mean lands within ~1.
-MAX_MEAN_DELTA_E = 2.0
+MAX_MEAN_DELTA_E = 1.5
 
 
 def polygon_mask(shape: tuple[int, int], points: np.ndarray, grow: int = 0) -> np.ndarray:

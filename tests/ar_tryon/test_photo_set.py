@@ -22,8 +22,9 @@ from tests.ar_tryon.photos import HERE, PHOTOS, VARIATIONS, face_width, load
 CASES = [(p, None) for p in PHOTOS] + [(p, v) for p in PHOTOS for v in VARIATIONS]
 FULL_LOOK = ["BRW-501", "EYE-303", "LNR-401", "BLS-202"]
 MATTE_LIPS = ["LIP-101", "LIP-102", "LIP-106", "LIP-107"]
-#: Mean colour of the fully covered lips vs the shade at intensity 1: under one just-noticeable difference (2.3).
-MAX_MEAN_DELTA_E = 2.0
+#: Mean colour of the fully covered lips vs the shade at intensity 1, well under one just-noticeable difference
+#: (2.3). Measured on this set (6 photos x 10 versions x 4 matte shades): median 0.25, max 0.77.
+MAX_MEAN_DELTA_E = 1.5
 NOSE_BRIDGE, NOSE_TIP, CHIN = 168, 1, 152
 RIGHT_OUTER, LEFT_OUTER = 33, 263  # eye corners, the person's own right/left
 
@@ -163,11 +164,12 @@ def test_lip_colour_hits_the_shade_on_every_photo(photo_makeup, catalog, name, s
 
 @pytest.mark.parametrize("variation", list(VARIATIONS))
 def test_lip_colour_hits_the_shade_on_every_variation(photo_makeup, catalog, references, variation):
-    shade = catalog.get("LIP-102")
-    for name in PHOTOS:
+    offset = list(VARIATIONS).index(variation)
+    for i, name in enumerate(PHOTOS):
+        shade = catalog.get(MATTE_LIPS[(i + offset) % len(MATTE_LIPS)])  # every shade meets every variation
         image, _ = render(name, variation, references)
         result = photo_makeup.process(image, Look.of([shade], 1.0))
-        assert lip_delta_e(result, shade) <= MAX_MEAN_DELTA_E, name
+        assert lip_delta_e(result, shade) <= MAX_MEAN_DELTA_E, (name, shade.sku)
 
 
 def polygon_mask(shape: tuple[int, int], points: np.ndarray, grow: int = 0) -> np.ndarray:
