@@ -34,8 +34,11 @@ _HAN = re.compile(r"[\u3400-\u9fff]")
 
 def _mostly_chinese(text: str, threshold: float = 0.3) -> bool:
     """Share of Han characters among letters; digits and symbols do not count either way."""
-    letters = sum(ch.isalpha() for ch in text)
-    return letters == 0 or len(_HAN.findall(text)) / letters >= threshold
+    han = len(_HAN.findall(text))
+    if han >= threshold * len(text):  # most listings: no need to count letters one by one
+        return True
+    letters = sum(map(str.isalpha, text))
+    return letters == 0 or han / letters >= threshold
 
 
 def _noisy_or(scores: Sequence[float]) -> float:
