@@ -126,8 +126,9 @@ class FaceLandmarker:
 
         Args:
             rgb: HxWx3 uint8 image.
-            max_faces: at most this many (default `options.max_num_faces`, and never more than it). With 1,
-                the search for small faces stops at the first face found.
+            max_faces: at most this many (default `options.max_num_faces`, and never more than it). The tiles
+                are skipped when the full-frame pass already found this many faces larger than any tile has to
+                find (a 1080p photo costs ~20 ms then, ~80 ms with the tiles on one core).
         """
         self._check(rgb)
         limit = min(max_faces or self.options.max_num_faces, self.options.max_num_faces)
