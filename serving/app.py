@@ -111,13 +111,9 @@ def asgi_app(runtime: Any) -> Any:
     app = create_api(runtime)
     settings = runtime.settings
     if settings.studio:
-        import gradio as gr
+        from ui.studio import mount_studio
 
-        from serving.guards import STUDIO_PATH
-        from ui.studio import build_studio
-
-        studio = build_studio(api_url=f"http://127.0.0.1:{settings.port}", settings=settings)
-        app = gr.mount_gradio_app(app, studio, path=STUDIO_PATH)
+        app = mount_studio(app, api_url=f"http://127.0.0.1:{settings.port}", settings=settings)
     return app
 
 

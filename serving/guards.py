@@ -25,6 +25,7 @@ from serving.errors import error_body
 
 __all__ = [
     "STUDIO_PATH",
+    "STUDIO_PAGES",
     "SESSION_COOKIE",
     "DevHostGuard",
     "StudioUploadGuard",
@@ -32,8 +33,9 @@ __all__ = [
     "is_loopback_host",
 ]
 
-#: Where the studio is mounted.
+#: Where the studio is mounted (in Chinese; `ui.studio.studio_path`), and its pages in every language.
 STUDIO_PATH = "/studio"
+STUDIO_PAGES = (STUDIO_PATH, f"{STUDIO_PATH}/en")
 #: The studio's session cookie (a token that admits uploads, not API calls).
 SESSION_COOKIE = "notestudio_studio"
 
@@ -133,7 +135,7 @@ class StudioUploadGuard:
                     "send `Authorization: Bearer <key>`"
                 )
                 await _answer(send, 401, error_body(401, message, "Authorization"), [(b"www-authenticate", b"Bearer")])
-        elif method == "GET" and self._page_cookie and path.rstrip("/") == STUDIO_PATH:
+        elif method == "GET" and self._page_cookie and path.rstrip("/") in STUDIO_PAGES:
             await self.app(scope, receive, self._with_cookie(send))
         else:
             await self.app(scope, receive, send)

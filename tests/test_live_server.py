@@ -219,12 +219,13 @@ def test_studio_in_a_real_browser(server, tmp_path):
         page.goto(f"{server.url}/studio/", wait_until="domcontentloaded", timeout=60_000)
         expect(page.get_by_text("Note Studio").first).to_be_visible(timeout=30_000)
         # The dev key arrives with the page's load event (never in the page or /studio/config).
-        expect(page.get_by_label("API key")).to_have_value(server.key, timeout=30_000)
-        page.get_by_role("button", name="List models").click()
+        # The studio opens in Chinese; its controls carry stable elem_ids, whatever the language.
+        expect(page.locator("#ns-api-key input")).to_have_value(server.key, timeout=30_000)
+        page.locator("#ns-list-models").click()
         expect(page.get_by_text("qwen2.5-1.5b-instruct").first).to_be_visible(timeout=30_000)
-        page.get_by_role("button", name="Check models").click()
-        # Gradio keeps hidden copies of table cells: match the visible one.
-        expect(page.locator(":text-is('missing'):visible").first).to_be_visible(timeout=60_000)
+        page.locator("#ns-check-models").click()
+        # Gradio keeps hidden copies of table cells: match the visible one ("缺少": missing).
+        expect(page.locator(":text-is('缺少'):visible").first).to_be_visible(timeout=60_000)
         expect(page.locator(":text('hf download'):visible").first).to_be_visible()
         page.screenshot(path=str(tmp_path / "studio.png"), full_page=True)
         browser.close()
@@ -243,7 +244,7 @@ def test_a_key_typed_into_the_studio_opens_its_uploads(server):
         context = browser.new_context()
         page = context.new_page()
         page.goto(f"{server.url}/studio/", wait_until="domcontentloaded", timeout=60_000)
-        key = page.get_by_label("API key")
+        key = page.locator("#ns-api-key input")
         expect(key).to_have_value(server.key, timeout=30_000)
         context.clear_cookies()  # as a browser that was never handed the dev server's session
 
@@ -283,7 +284,7 @@ def test_video_tab_makes_a_video_that_plays_in_chromium(server, tmp_path):
             args=["--headless", "--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required"],
         )
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(f"{server.url}/studio/", wait_until="domcontentloaded", timeout=60_000)
+        page.goto(f"{server.url}/studio/en/", wait_until="domcontentloaded", timeout=60_000)  # the English studio
         expect(page.get_by_label("API key")).to_have_value(server.key, timeout=30_000)
         page.get_by_role("tab", name="Video").click()
         panel = page.get_by_role("tabpanel")

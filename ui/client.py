@@ -12,7 +12,19 @@ __all__ = ["ApiClient", "ApiClientError"]
 
 
 class ApiClientError(Exception):
-    """An error envelope from the service, flattened to one readable line."""
+    """An error envelope from the service, flattened to one readable line.
+
+    Attributes:
+        status: the HTTP status (0 when the service could not be reached).
+        message: the envelope's message.
+        param: the field the service named, or None.
+    """
+
+    def __init__(self, text: str, status: int = 0, message: str | None = None, param: str | None = None) -> None:
+        super().__init__(text)
+        self.status = status
+        self.message = message if message is not None else text
+        self.param = param
 
 
 class ApiClient:
@@ -30,8 +42,11 @@ class ApiClient:
         body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
         if response.status_code >= 400:
             error = body.get("error", {}) if isinstance(body, dict) else {}
+            message = error.get("message", response.text)
             param = f" ({error['param']})" if error.get("param") else ""
-            raise ApiClientError(f"{response.status_code} {error.get('message', response.text)}{param}")
+            raise ApiClientError(
+                f"{response.status_code} {message}{param}", response.status_code, message, error.get("param")
+            )
         return body
 
     def download(self, path: str) -> bytes:
@@ -46,7 +61,8 @@ class ApiClient:
                 if response.headers.get("content-type", "").startswith("application/json")
                 else {}
             )
-            raise ApiClientError(f"{response.status_code} {error.get('message', response.text[:200])}")
+            message = error.get("message", response.text[:200])
+            raise ApiClientError(f"{response.status_code} {message}", response.status_code, message, error.get("param"))
         return response.content
 
     def wait_for_job(

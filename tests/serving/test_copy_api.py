@@ -204,7 +204,7 @@ def test_studio_tab_renders_api_responses(client):
     from ui.studio import TABS
     from ui.tabs.copy import format_drafts, request_body
 
-    assert "Note copy" in [title for title, _ in TABS]
+    assert "notes" in [name for name, _ in TABS]
     body = request_body("防晒霜", "", "防晒", 89, "清爽\n不泛白", "", "", "开箱", "活泼", "short", "zh", 2, 3)
     response = client.post("/v1/copy/notes", json=body, headers=auth(MERCHANT_KEY)).json()
     markdown = format_drafts(response)

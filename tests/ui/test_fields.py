@@ -18,9 +18,10 @@ def test_parse_price(text, value):
 
 
 @pytest.mark.parametrize("text", ["abc", "-3", "nan", "inf"])
-def test_a_bad_price_is_a_readable_error_naming_the_field(text):
-    with pytest.raises(gr.Error, match="Price"):
-        parse_price(text)
+@pytest.mark.parametrize(("lang", "field"), [("zh", "价格"), ("en", "Price")])
+def test_a_bad_price_is_a_readable_error_naming_the_field(text, lang, field):
+    with pytest.raises(gr.Error, match=field):
+        parse_price(text, lang=lang)
 
 
 def test_an_empty_price_is_not_sent(tmp_path):

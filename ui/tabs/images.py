@@ -1,4 +1,4 @@
-"""Covers tab: product photos + the note's title -> covers in several templates, a ZIP to download.
+"""Images tab (封面): product photos + the note's title -> covers in several templates, a ZIP to download.
 
 A pure HTTP client of `GET /v1/images/templates` and `POST /v1/images` (several covers run as a job with a
 progress bar; the covers and `covers.zip` come back as the job's artifacts).
@@ -14,7 +14,8 @@ from typing import Any
 import gradio as gr
 
 from ui.client import ApiClientError
-from ui.tabs.common import client_for, parse_price, price_box
+from ui.i18n import translator
+from ui.tabs.common import api_error, client_for, details, parse_price, price_box
 
 __all__ = ["render", "cover_items"]
 
@@ -32,6 +33,7 @@ def cover_items(
     template: str,
     seed: float | None,
     count: float,
+    lang: str | None = None,
 ) -> list[dict[str, Any]]:
     """The form as `POST /v1/images` items: `count` covers with seeds seed, seed+1, ... (one template each
     when the template is left on auto). Empty fields mean "not given" (never a price of 0)."""
@@ -43,7 +45,7 @@ def cover_items(
         "badge": badge,
         "preset": preset,
     }
-    if (value := parse_price(price)) is not None:
+    if (value := parse_price(price, lang=lang)) is not None:
         spec["price"] = value
     if template and template != AUTO:
         spec["template"] = template
@@ -52,21 +54,28 @@ def cover_items(
 
 
 def render(key: gr.Textbox, api_url: str) -> None:
+    tr = translator()
+
     def load_templates(api_key: str, current: str | None = AUTO) -> gr.Dropdown:
         try:
-            names = [t["name"] for t in client_for(api_url, api_key).request("GET", "/v1/images/templates")]
+            listed = client_for(api_url, api_key, tr.lang).request("GET", "/v1/images/templates")
         except ApiClientError as exc:
-            raise gr.Error(str(exc)) from exc
-        return gr.Dropdown(choices=[AUTO, *names], value=current if current in names else AUTO)
+            raise api_error(exc, tr.lang, "merchant") from exc
+        names = [t["name"] for t in listed]
+        return gr.Dropdown(choices=[(tr("images.auto"), AUTO), *[(_template_label(t), t["name"]) for t in listed]],
+                           value=current if current in names else AUTO)  # fmt: skip
 
     def make(api_key: str, photos: list[str] | None, *fields: Any, progress: gr.Progress = gr.Progress()):  # noqa: B008
         if not photos:
-            raise gr.Error("Add 1-4 product photos.")
-        items = cover_items(list(photos), *fields)
-        api = client_for(api_url, api_key)
+            raise gr.Error(tr("images.no_photos"))
+        if not (fields[0] or "").strip():
+            raise gr.Error(tr("error.required", field=tr("images.title")))
+        items = cover_items(list(photos), *fields, lang=tr.lang)
+        api = client_for(api_url, api_key, tr.lang)
         out = Path(tempfile.mkdtemp(prefix="covers-"))
         try:
             if len(items) == 1:
+                progress(0.1, desc=tr("images.making"))
                 cover = api.request("POST", "/v1/images", json={"items": items, "output": "jpeg"})
                 path = out / "cover-0000.jpg"
                 path.write_bytes(base64.b64decode(cover["image_base64"]))
@@ -74,11 +83,13 @@ def render(key: gr.Textbox, api_url: str) -> None:
             job = api.request("POST", "/v1/images", json={"items": items, "output": "jpeg"})
             job = api.wait_for_job(job["id"], lambda p, m: progress(p, desc=m))
             if job["state"] != "succeeded":
-                raise gr.Error(f"covers {job['state']}: {job.get('error') or job['message']}")
+                raise gr.Error(tr("batch.job_failed", what=tr("batch.covers"), state=job["state"],
+                                  message=job.get("error") or job["message"]))  # fmt: skip
             gallery = []
             for entry in job["result"]["results"]:
                 if "error" in entry:
-                    raise gr.Error(entry["error"]["message"])
+                    error = entry["error"]
+                    raise gr.Error(tr("error.field", field=error.get("param") or "items", message=error["message"]))
                 path = out / entry["artifact"]
                 path.write_bytes(api.download(f"/v1/jobs/{job['id']}/artifacts/{entry['artifact']}"))
                 gallery.append((str(path), _caption(entry["info"])))
@@ -86,34 +97,41 @@ def render(key: gr.Textbox, api_url: str) -> None:
             archive.write_bytes(api.download(f"/v1/jobs/{job['id']}/artifacts/covers.zip"))
             return gallery, str(archive), job["result"]
         except ApiClientError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise api_error(exc, tr.lang, "merchant") from exc
 
-    with gr.Row():
-        with gr.Column():
-            photos = gr.File(label="Product photos (1-4)", file_count="multiple", file_types=["image"], type="filepath")
-            title = gr.Textbox(label="Title", placeholder="夏天通勤必备的清爽防晒")
-            subtitle = gr.Textbox(label="Subtitle")
-            points = gr.Textbox(label="Selling points (one per line, up to 4)", lines=3)
+    with gr.Row(equal_height=False):
+        with gr.Column(min_width=300):
+            photos = gr.File(label=tr("images.photos"), file_count="multiple", file_types=["image"], type="filepath",
+                             elem_id="ns-cover-photos")  # fmt: skip
+            title = gr.Textbox(label=tr("images.title"), placeholder="夏天通勤必备的清爽防晒", elem_id="ns-cover-title")
+            subtitle = gr.Textbox(label=tr("images.subtitle"))
+            points = gr.Textbox(label=tr("images.points"), lines=3)
             with gr.Row():
-                price = price_box("Price (CNY, optional)")
-                badge = gr.Textbox(label="Badge", placeholder="新品 / 限时 / 必入")
+                price = price_box()
+                badge = gr.Textbox(label=tr("images.badge"), placeholder="新品 / 限时 / 必入", min_width=120)
+            with gr.Row(equal_height=False):
+                preset = gr.Radio(["3:4", "1:1", "9:16"], value="3:4", label=tr("images.preset"), min_width=160)
+                template = gr.Dropdown([(tr("images.auto"), AUTO)], value=AUTO, label=tr("images.template"),
+                                       allow_custom_value=False, min_width=160)  # fmt: skip
+            templates_btn = gr.Button(tr("images.load_templates"), size="sm")
             with gr.Row():
-                preset = gr.Radio(["3:4", "1:1", "9:16"], value="3:4", label="Preset")
-                template = gr.Dropdown([AUTO], value=AUTO, label="Template", allow_custom_value=False)
-                templates_btn = gr.Button("Load templates", size="sm")
-            with gr.Row():
-                seed = gr.Number(label="First seed", value=0, precision=0)
-                count = gr.Slider(1, 6, value=4, step=1, label="Covers")
-            make_btn = gr.Button("Make covers", variant="primary")
-        with gr.Column():
-            gallery = gr.Gallery(label="Covers", columns=2, height="auto")
-            archive = gr.File(label="Download all (ZIP)")
-            with gr.Accordion("details", open=False):
-                raw = gr.JSON(label="API response")
+                seed = gr.Number(label=tr("images.seed"), value=0, precision=0, min_width=120)
+                count = gr.Slider(1, 6, value=4, step=1, label=tr("images.count"), min_width=160)
+            make_btn = gr.Button(tr("images.make"), variant="primary", elem_id="ns-make-covers")
+        with gr.Column(min_width=300):
+            gallery = gr.Gallery(label=tr("images.covers"), columns=2, height="auto")
+            archive = gr.File(label=tr("images.zip"))
+            with details():
+                raw = gr.JSON(label=tr("common.api_response"))
     templates_btn.click(load_templates, [key, template], template)
     photos.upload(load_templates, [key, template], template)  # the picker fills once there is something to cover
     fields = [title, subtitle, points, price, badge, preset, template, seed, count]
     make_btn.click(make, [key, photos, *fields], [gallery, archive, raw])
+
+
+def _template_label(template: dict[str, Any]) -> str:
+    shown = template.get("display_name") or template.get("title")
+    return f"{template['name']} · {shown}" if shown and shown != template["name"] else template["name"]
 
 
 def _caption(info: dict[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""Translate tab: a note in, the note out side by side (titles, body, hashtags), with a glossary editor.
+"""Translate tab (翻译): a note in, the note out side by side (titles, body, hashtags), with a glossary editor.
 
 A pure HTTP client of `POST /v1/translate`, `GET /v1/translate/languages` and `/v1/glossaries`.
 """
@@ -10,7 +10,8 @@ from typing import Any
 import gradio as gr
 
 from ui.client import ApiClientError
-from ui.tabs.common import client_for
+from ui.i18n import translator
+from ui.tabs.common import api_error, client_for, details
 
 __all__ = ["render", "note_body", "glossary_body"]
 
@@ -59,72 +60,77 @@ def glossary_body(name: str, rows: Any) -> dict[str, Any]:
 
 
 def render(key: gr.Textbox, api_url: str) -> None:
+    tr = translator()
+
     def glossaries(api_key: str) -> gr.Dropdown:
         try:
-            listed = client_for(api_url, api_key).request("GET", "/v1/glossaries")["glossaries"]
+            listed = client_for(api_url, api_key, tr.lang).request("GET", "/v1/glossaries")["glossaries"]
         except ApiClientError as exc:
-            raise gr.Error(str(exc)) from exc
-        choices = [NO_GLOSSARY, *[f"{g['id']} · {g['name']}" for g in listed]]
+            raise api_error(exc, tr.lang, "merchant") from exc
+        choices = [(tr("translate.no_glossary"), NO_GLOSSARY), *[f"{g['id']} · {g['name']}" for g in listed]]
         return gr.Dropdown(choices=choices, value=NO_GLOSSARY)
 
     def translate(api_key: str, *fields: Any):
         request = note_body(*fields)
         if not (request["note"]["titles"] or request["note"]["body"].strip() or request["note"]["hashtags"]):
-            raise gr.Error("Write a title, a body or hashtags to translate.")
+            raise gr.Error(tr("translate.nothing"))
         try:
-            out = client_for(api_url, api_key).request("POST", "/v1/translate", json=request)["note"]
+            out = client_for(api_url, api_key, tr.lang).request("POST", "/v1/translate", json=request)["note"]
         except ApiClientError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise api_error(exc, tr.lang, "merchant") from exc
         note = out["note"]
-        engine = out["engine"] + (f" · {out['model']}" if out.get("model") else "")
-        report = f"**{out['source']} → {out['target']}** · engine: {engine}"
+        engine = out["engine"] + (f" / {out['model']}" if out.get("model") else "")
+        report = f"**{out['source']} → {out['target']}** · {tr('translate.engine')}: `{engine}`"
         if out["reinserted"]:
-            report += f"\n\nRe-inserted (the engine lost them): {', '.join(out['reinserted'])}"
+            report += "\n\n" + tr("translate.reinserted", terms=", ".join(out["reinserted"]))
         if out["missing"]:
-            report += f"\n\n⚠️ Missing in the output: {', '.join(out['missing'])}"
+            report += "\n\n⚠️ " + tr("translate.missing", terms=", ".join(out["missing"]))
         tags = " ".join(f"#{t}" for t in note["hashtags"])
         return "\n".join(note["titles"]), note["body"], tags, report, out
 
     def save(api_key: str, name: str, rows: Any) -> tuple[str, gr.Dropdown]:
         body = glossary_body(name, rows)
         if not body["name"]:
-            raise gr.Error("Name the glossary.")
+            raise gr.Error(tr("error.required", field=tr("translate.glossary_name")))
         try:
-            api = client_for(api_url, api_key)
+            api = client_for(api_url, api_key, tr.lang)
             made = api.request("POST", "/v1/glossaries", json=body)
         except ApiClientError as exc:
-            raise gr.Error(str(exc)) from exc
-        return f"Saved **{made['name']}** ({len(made['terms'])} terms).", glossaries(api_key)
+            raise api_error(exc, tr.lang, "merchant") from exc
+        return tr("translate.saved", name=made["name"], count=len(made["terms"])), glossaries(api_key)
 
-    with gr.Row():
-        with gr.Column():
-            gr.Markdown("**Note in**")
-            titles = gr.Textbox(label="Titles (one per line)", lines=2, placeholder="夏天通勤必备的清爽防晒☀️")
-            body = gr.Textbox(label="Body", lines=8, placeholder="今天分享一支防晒！\n\n1. 质地清爽\n✅ 不泛白")
-            hashtags = gr.Textbox(label="Hashtags", placeholder="#防晒 #通勤")
-            with gr.Row():
-                source = gr.Dropdown(["auto", *LANGUAGES], value="auto", label="From")
-                target = gr.Dropdown(LANGUAGES, value="en", label="To")
-                variant = gr.Radio(["—", "tw", "hk"], value="—", label="Traditional variant")
-            with gr.Row():
-                glossary = gr.Dropdown([NO_GLOSSARY], value=NO_GLOSSARY, label="Glossary")
-                refresh = gr.Button("Load glossaries", size="sm")
-            dnt = gr.Textbox(
-                label="Do not translate (one per line or comma-separated)", placeholder="雅诗兰黛, SKU-2291"
+    languages = [(tr("lang." + code), code) for code in LANGUAGES]
+    with gr.Row(equal_height=False):
+        with gr.Column(min_width=300):
+            gr.Markdown(f"**{tr('translate.note_in')}**")
+            titles = gr.Textbox(label=tr("translate.titles"), lines=2, placeholder="夏天通勤必备的清爽防晒☀️")
+            body = gr.Textbox(
+                label=tr("translate.body"), lines=8, placeholder="今天分享一支防晒！\n\n1. 质地清爽\n✅ 不泛白"
             )
-            go = gr.Button("Translate", variant="primary")
-        with gr.Column():
-            gr.Markdown("**Note out**")
-            out_titles = gr.Textbox(label="Titles", lines=2, buttons=["copy"])
-            out_body = gr.Textbox(label="Body", lines=8, buttons=["copy"])
-            out_tags = gr.Textbox(label="Hashtags", buttons=["copy"])
+            hashtags = gr.Textbox(label=tr("translate.hashtags"), placeholder="#防晒 #通勤")
+            with gr.Row():
+                source = gr.Dropdown([(tr("translate.auto"), "auto"), *languages], value="auto",
+                                     label=tr("translate.source"), min_width=120)  # fmt: skip
+                target = gr.Dropdown(languages, value="en", label=tr("translate.target"), min_width=120)
+                variant = gr.Radio([("—", "—"), (tr("translate.tw"), "tw"), (tr("translate.hk"), "hk")], value="—",
+                                   label=tr("translate.variant"), min_width=160)  # fmt: skip
+            with gr.Row(equal_height=False):
+                glossary = gr.Dropdown([(tr("translate.no_glossary"), NO_GLOSSARY)], value=NO_GLOSSARY,
+                                       label=tr("translate.glossary"), min_width=160)  # fmt: skip
+                refresh = gr.Button(tr("translate.load_glossaries"), size="sm", min_width=120)
+            dnt = gr.Textbox(label=tr("translate.dnt"), placeholder="雅诗兰黛, SKU-2291")
+            go = gr.Button(tr("translate.go"), variant="primary", elem_id="ns-translate")
+        with gr.Column(min_width=300):
+            gr.Markdown(f"**{tr('translate.note_out')}**")
+            out_titles = gr.Textbox(label=tr("translate.titles"), lines=2, buttons=["copy"])
+            out_body = gr.Textbox(label=tr("translate.body"), lines=8, buttons=["copy"])
+            out_tags = gr.Textbox(label=tr("translate.hashtags"), buttons=["copy"])
             report = gr.Markdown()
-            with gr.Accordion("details", open=False):
-                raw = gr.JSON(label="API response")
-    with gr.Accordion("Glossary editor", open=False):
-        gr.Markdown("Terms to keep (leave *target* empty: never translated) or to translate your way. "
-                    "*target_lang* empty = every language.")  # fmt: skip
-        name = gr.Textbox(label="Glossary name", placeholder="品牌词")
+            with details():
+                raw = gr.JSON(label=tr("common.api_response"))
+    with gr.Accordion(tr("translate.editor"), open=False):
+        gr.Markdown(tr("translate.editor_help"))
+        name = gr.Textbox(label=tr("translate.glossary_name"), placeholder="品牌词")
         table = gr.Dataframe(
             headers=["source", "target", "target_lang", "kind"],
             datatype=["str", "str", "str", "str"],
@@ -132,7 +138,7 @@ def render(key: gr.Textbox, api_url: str) -> None:
             column_count=(4, "fixed"),
             interactive=True,
         )
-        save_btn = gr.Button("Save glossary")
+        save_btn = gr.Button(tr("translate.save"))
         saved = gr.Markdown()
     refresh.click(glossaries, key, glossary)
     go.click(translate, [key, titles, body, hashtags, source, target, variant, glossary, dnt],
