@@ -10,8 +10,9 @@ by `POST /v1/tryon/swatch` and saved with `POST /v1/tryon/shades`, then usable a
 from __future__ import annotations
 
 import base64
+import html
 import io
-import uuid
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -52,6 +53,40 @@ def _post_image(api: ApiClient, path: str, files: dict, data: dict) -> np.ndarra
 
 def _skus(*choices: str | None) -> list[str]:
     return [c.split(" ", 1)[0] for c in choices if c]
+
+
+#: The webcam loop (browser side): frames go from the camera to `POST /v1/tryon/frames` and back, no Python between.
+WEBCAM_JS = (Path(__file__).parent / "webcam.js").read_text(encoding="utf-8")
+
+#: Hands the key, intensity and chosen shades to the browser's loop (on start and on every change).
+_WEBCAM_SET = """const shades = choices.filter(Boolean).map((c) => c.split(" ")[0]);
+    window.nsWebcamSettings = {key: (key || "").trim(), intensity: Number(intensity), shades};"""
+_WEBCAM_SETTINGS_JS = f"(key, intensity, ...choices) => {{ {_WEBCAM_SET} return []; }}"
+_WEBCAM_START_JS = f"(key, intensity, ...choices) => {{ {_WEBCAM_SET} window.nsWebcam?.start(); return []; }}"
+_WEBCAM_STOP_JS = "() => { window.nsWebcam?.stop(); return []; }"
+
+#: The camera (hidden), the tried-on frames (shown as a mirror, as selfie cameras do) and a status line.
+_WEBCAM_HTML = """<div class="ns-webcam" data-hint="{hint}">
+  <video muted playsinline style="display:none"></video>
+  <canvas class="ns-webcam-out" data-frames="0" style="max-width:100%; transform:scaleX(-1)"></canvas>
+  <div class="ns-webcam-status" aria-live="polite"></div>
+</div>"""
+
+
+def _webcam(key: gr.Textbox, intensity: gr.Slider, pickers: list[gr.Dropdown]) -> None:
+    """Live makeup on the webcam at the camera's frame rate: the browser posts each frame to the API itself (a
+    Gradio stream adds a Python hop, PNG files and a queue per frame: ~4 fps here); the session id is the
+    browser's, so the server's landmark smoothing follows this one stream."""
+    inputs = [key, intensity, *pickers]
+    with gr.Row():
+        start = gr.Button("Start webcam", variant="primary", elem_id="ns-webcam-start")
+        stop = gr.Button("Stop", elem_id="ns-webcam-stop")
+    hint = "Pick a shade (Load shades) to try it on."
+    gr.HTML(_WEBCAM_HTML.format(hint=html.escape(hint)), js_on_load=WEBCAM_JS, elem_id="ns-webcam")
+    start.click(None, inputs, js=_WEBCAM_START_JS)
+    stop.click(None, js=_WEBCAM_STOP_JS)
+    for control in inputs:
+        control.change(None, inputs, js=_WEBCAM_SETTINGS_JS)
 
 
 def render(key: gr.Textbox, api_url: str) -> None:
@@ -115,17 +150,6 @@ def render(key: gr.Textbox, api_url: str) -> None:
             raise gr.Error(str(exc)) from exc
         return photo, out
 
-    def stream(api_key: str, frame: np.ndarray | None, session: str, intensity: float, *choices: str | None):
-        skus = _skus(*choices)
-        if frame is None or not skus or not api_key.strip():
-            return frame
-        data = {"session_id": session, "shade": skus, "intensity": str(intensity)}
-        try:
-            files = {"frame": ("f.jpg", _png(frame, "JPEG"))}
-            return _post_image(client_for(api_url, api_key), "/v1/tryon/frames", files, data)
-        except ApiClientError:
-            return frame  # a dropped frame is better than an error toast 15 times a second
-
     def garment(api_key: str, photo: np.ndarray | None, piece: np.ndarray | None, category: str):
         if photo is None or piece is None:
             raise gr.Error("Upload a photo and a garment image.")
@@ -136,7 +160,6 @@ def render(key: gr.Textbox, api_url: str) -> None:
             raise gr.Error(str(exc)) from exc
         return photo, out
 
-    session = gr.State(lambda: uuid.uuid4().hex)
     with gr.Row():
         load = gr.Button("Load shades")
         intensity = gr.Slider(0.0, 1.0, value=0.8, step=0.05, label="intensity")
@@ -176,9 +199,7 @@ def render(key: gr.Textbox, api_url: str) -> None:
             after = gr.Image(label="after", interactive=False)
         apply_btn.click(makeup, [key, photo, intensity, all_faces, *pickers], [before, after])
     with gr.Tab("Webcam"):
-        cam = gr.Image(label="webcam", sources=["webcam"], streaming=True, type="numpy")
-        live = gr.Image(label="live try-on", interactive=False)
-        cam.stream(stream, [key, cam, session, intensity, *pickers], live, stream_every=0.1, concurrency_limit=4)
+        _webcam(key, intensity, pickers)
     with gr.Tab("Garment"):
         with gr.Row():
             person = gr.Image(label="photo", type="numpy", sources=["upload"])
