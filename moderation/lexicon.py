@@ -51,6 +51,15 @@ def _one_number(normalized: NormalizedText, i: int) -> bool:
     return original[left + 1 : right] in _NUMBER_JOINERS and original[left].isascii() and original[right].isascii()
 
 
+def _folded_spans(normalized: NormalizedText, hit: Hit) -> list[tuple[int, int]]:
+    """A hit's evidence as folded `[start, end)` spans."""
+    spans = []
+    for e in hit.evidence:
+        start, end = np.searchsorted(normalized.offsets, [e.start, e.end])
+        spans.append((int(start), int(end)))
+    return spans
+
+
 def _folded(values: list[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(f for f in (fold(v) for v in values or []) if f))
 
@@ -180,13 +189,26 @@ class Lexicon:
         lo, hi = np.searchsorted(normalized.offsets, [left, right])
         return self._cue_pattern.search(normalized.text, int(lo), int(hi)) is not None
 
-    def match(self, field: str, normalized: NormalizedText, category: str | None = None) -> list[Hit]:
-        """Hits in one field; overlapping matches of the same code keep the longest (全网第一 over 第一)."""
+    def match(
+        self,
+        field: str,
+        normalized: NormalizedText,
+        category: str | None = None,
+        explained: list[tuple[int, int]] | None = None,
+    ) -> list[Hit]:
+        """Hits in one field; overlapping matches of the same code keep the longest (全网第一 over 第一).
+
+        `explained`, when given, receives the folded spans of terms found in the text and judged NOT to be
+        hits (an ordinal 第一, advice 最好, a warning, a drug's own claim) and overlapping no hit: the rules
+        have read those words, and a classifier should not read them again as a claim.
+        """
         text = normalized.text
         found: dict[str, list[tuple[int, int, float]]] = {}
+        candidates: list[tuple[int, int]] = []
         for end_index, (term, entry_ids) in self._automaton.iter(text):
             end = end_index + 1
             start = end - len(term)
+            candidates.append((start, end))
             if (term[-1].isdigit() and end < len(text) and text[end].isdigit() and _one_number(normalized, end)) or (
                 term[0].isdigit() and start > 0 and text[start - 1].isdigit() and _one_number(normalized, start)
             ):
@@ -231,4 +253,7 @@ class Lexicon:
                 o_start, o_end = normalized.span(start, end)
                 evidence.append(Evidence(field, o_start, o_end, normalized.original[o_start:o_end]))
             hits.append(Hit(code, max(w for _, _, w in kept), tuple(evidence), "lexicon"))
+        if explained is not None and candidates:
+            taken = [(h_start, h_end) for h in hits for h_start, h_end in _folded_spans(normalized, h)]
+            explained += [(a, b) for a, b in candidates if not any(a < y and x < b for x, y in taken)]
         return hits

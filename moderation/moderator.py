@@ -18,7 +18,7 @@ from moderation.counterfeit import BrandBook
 from moderation.image_registry import ImageError, ImageRegistry, decode_image
 from moderation.image_text import ImageTextReader, ImageTextSignals
 from moderation.lexicon import Lexicon
-from moderation.normalize import normalize
+from moderation.normalize import NormalizedText, normalize
 from moderation.nudity import NuditySignals
 from moderation.policy import Policy
 from moderation.rules import find_contact_details, find_replica_ratio, find_tao_codes, mark_evasion
@@ -44,6 +44,16 @@ def _mostly_chinese(text: str, threshold: float = 0.3) -> bool:
 def _noisy_or(scores: Sequence[float]) -> float:
     """Independent signals combined: two medium counterfeit signals outweigh one."""
     return float(1.0 - np.prod([1.0 - s for s in scores]))
+
+
+def _masked(normalized: NormalizedText, spans: list[tuple[int, int]]) -> NormalizedText:
+    """`normalized` with the folded `spans` blanked (same length and offsets, so evidence still maps back)."""
+    if not spans:
+        return normalized
+    chars = list(normalized.text)
+    for start, end in spans:
+        chars[start:end] = " " * (end - start)
+    return NormalizedText("".join(chars), normalized.offsets, normalized.original)
 
 
 def _renumber(hit: Hit, index: int) -> Hit:
@@ -124,36 +134,51 @@ class Moderator:
     def moderate_batch(self, listings: Sequence[Listing]) -> list[ModerationResult]:
         # 1. normalize every field once
         folded = [(normalize(item.title), normalize(item.body)) for item in listings]
-        # 2. the classifier reads the whole batch in one call; it learnt Chinese listings, so text that is
-        #    mostly not Chinese is judged by the rules alone (a model outside its domain only adds noise)
-        #    the classifier also abstains on Chinese text its in-domain model finds far from listings (prose)
-        #    (policy `classifier.abstain_below`): there it may still doubt a rule hit, never add a label
+        # 2. rules first: hits, and the words the rules read and judged not to be claims (explained)
+        ruled = [self._hits(item, title, body) for item, (title, body) in zip(listings, folded, strict=True)]
+        # 3. the classifier reads the whole batch in one call, without the explained words (an ordinal 第一 or
+        #    advice 最好 must not come back as a claim through it). It learnt Chinese listings, so text that is
+        #    mostly not Chinese is judged by the rules alone (a model outside its domain only adds noise); it
+        #    also abstains on Chinese text its in-domain model finds far from listings (prose, policy
+        #    `classifier.abstain_below`): there it may still doubt a rule hit, never add a label
         probs, listing_like = None, None
         chinese = [_mostly_chinese(t.text + b.text) for t, b in folded]
+        masked = [
+            (_masked(t, e["title"]), _masked(b, e["body"])) for (t, b), (_, _, e) in zip(folded, ruled, strict=True)
+        ]
         if self.classifier is not None and listings:
+            # whether a text reads like a listing is judged on all of it; the labels without the explained words,
+            # re-scored only for the listings that have some (one more pass over those alone)
             scores = self.classifier.scores([classifier_text(t, b) for t, b in folded])
             probs = scores.probs
             if scores.in_domain is not None:
                 listing_like = scores.in_domain
+            redo = [i for i, (_, _, e) in enumerate(ruled) if e["title"] or e["body"]]
+            if redo:
+                probs = np.array(probs, copy=True)
+                probs[redo] = self.classifier.predict([classifier_text(*masked[i]) for i in redo])
         abstain_below = self.policy.classifier.abstain_below
-        # 3. per listing: rules, counterfeit signals, combination, decision
+        # 4. per listing: combination, decision
         return [
             self._decide(
                 item,
                 title,
                 body,
+                hits,
+                reasons,
                 probs[i] if probs is not None and chinese[i] else None,
                 in_domain=None if listing_like is None else float(listing_like[i]),
                 abstain_below=abstain_below,
             )
-            for i, (item, (title, body)) in enumerate(zip(listings, folded, strict=True))
+            for i, (item, (title, body), (hits, reasons, _)) in enumerate(zip(listings, masked, ruled, strict=True))
         ]
 
-    def _hits(self, item: Listing, title, body) -> tuple[list[Hit], list[str]]:
+    def _hits(self, item: Listing, title, body) -> tuple[list[Hit], list[str], dict[str, list[tuple[int, int]]]]:
         hits: list[Hit] = []
         reasons: list[str] = []
+        explained: dict[str, list[tuple[int, int]]] = {"title": [], "body": []}
         for field, normalized in (("title", title), ("body", body)):
-            hits += self.lexicon.match(field, normalized, item.category)
+            hits += self.lexicon.match(field, normalized, item.category, explained[field])
             hits += find_contact_details(field, normalized)
             hits += find_replica_ratio(field, normalized.original)
             hits += find_tao_codes(field, normalized.original)
@@ -172,7 +197,7 @@ class Moderator:
                     hits.append(Hit(hit.code, hit.score, hit.evidence, "counterfeit"))
                     reasons.append(hit.source.split(":", 1)[1])
         if not item.images:
-            return hits, reasons
+            return hits, reasons, explained
         pixels = []
         for index, data in enumerate(item.images):
             try:
@@ -202,7 +227,7 @@ class Moderator:
                     evidence = Evidence(f"images[{index}]", 0, 0, match.image_id)
                     hits.append(Hit("counterfeit.image", round(0.5 * match.score, 3), (evidence,), "image"))
                     reasons.append(f"images[{index}] matches a registered {match.brand} image ({match.detail})")
-        return hits, reasons
+        return hits, reasons, explained
 
     def _reads_as_evidence(self, evidence: Evidence, normalized) -> bool:
         """A classifier's n-gram counts as evidence only with a Chinese character in it and outside a warning."""
@@ -215,11 +240,12 @@ class Moderator:
         item: Listing,
         title,
         body,
+        hits: list[Hit],
+        reasons: list[str],
         probs: np.ndarray | None,
         in_domain: float | None = None,
         abstain_below: float = 0.0,
     ) -> ModerationResult:
-        hits, reasons = self._hits(item, title, body)
         # Far from the listings it learnt (real prose, manuals), the classifier abstains: no label of its own,
         # no boost of a rule's score; it may still doubt a rule hit (the veto only ever lowers a score).
         abstain = probs is not None and in_domain is not None and in_domain < abstain_below

@@ -43,3 +43,18 @@ def test_violation_is_caught_in_its_categories(moderator, record):
     result = moderator.moderate(_listing(record))
     found = {label.code.split(".")[0] for label in result.labels}
     assert result.decision != "pass" and set(record["labels"]) <= found, (record["labels"], sorted(found))
+
+
+@pytest.mark.parametrize(
+    ("title", "body"),
+    [
+        ("第一次用这款面霜", "最好先在耳后试用，安全第一。"),
+        ("精华", "第一步洁面，第二步精华，最好配合按摩"),
+    ],
+)
+def test_words_the_rules_explained_do_not_return_through_the_classifier(title, body):
+    """An ordinal 第一 or advice 最好 that the grammar read is hidden from the classifier's labels."""
+    from moderation.training import train_linear
+
+    result = Moderator(classifier=train_linear(), image_checks=False).moderate(Listing(title=title, body=body))
+    assert result.decision == "pass", [(label.code, [e.text for e in label.evidence]) for label in result.labels]
