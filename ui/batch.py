@@ -193,7 +193,7 @@ def read_products(path: str | Path, tr: Callable[..., str]) -> Products:
 def notes_markdown(product: dict[str, Any], slot: dict[str, Any], tr: Callable[..., str]) -> str:
     """One product's notes as Markdown: each variant's titles, body, hashtags, compliance and writer."""
     lines = [f"# {product.get('product', '')}", ""]
-    if "error" in slot:
+    if slot.get("error"):
         return "\n".join([*lines, f"> {tr('batch.failed')}: {slot['error'].get('message', '')}", ""])
     for draft in slot.get("drafts", []):
         compliance = draft.get("compliance") or {}

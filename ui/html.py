@@ -60,6 +60,7 @@ CSS = """
 .ns-copy { flex: none; font-size: 12px; padding: 2px 8px; border-radius: 6px; cursor: pointer;
   border: 1px solid var(--border-color-primary); background: var(--button-secondary-background-fill); }
 .ns-copy:hover { border-color: var(--color-accent); }
+.ns-copy-all { background: var(--button-primary-background-fill); color: var(--button-primary-text-color); }
 .ns-meta { color: var(--body-text-color-subdued); font-size: 0.85em; margin-top: 8px; }
 .ns-badge { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 0.85em; font-weight: 600;
   color: #fff; }
@@ -88,10 +89,10 @@ class Span:
     label: str
 
 
-def _copy_button(text: str, tr: Tr) -> str:
-    label, done = escape(tr("card.copy")), escape(tr("card.copied"))
+def _copy_button(text: str, tr: Tr, key: str = "card.copy", css: str = "ns-copy") -> str:
+    label, done = escape(tr(key)), escape(tr("card.copied"))
     return (
-        f'<button type="button" class="ns-copy" data-copy="{escape(text)}" data-label="{label}" '
+        f'<button type="button" class="{css}" data-copy="{escape(text)}" data-label="{label}" '
         f'data-done="{done}" aria-label="{label}">{label}</button>'
     )
 
@@ -134,7 +135,7 @@ def note_cards(response: dict[str, Any], tr: Tr) -> str:
         head = tr("card.variant", n=draft.get("variant", 0) + 1) + (f" · seed {seed}" if seed is not None else "")
         cards.append(
             '<article class="ns-card">'
-            f"<h4>{escape(head)} {verdict} {_copy_button(whole, tr).replace('ns-copy', 'ns-copy ns-copy-all', 1)}"
+            f"<h4>{escape(head)} {verdict} {_copy_button(whole, tr, 'card.copy_all', 'ns-copy ns-copy-all')}"
             "</h4>"
             f"{titles}"
             + _copy_row(escape(body), body, tr, "ns-body")

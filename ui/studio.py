@@ -92,8 +92,9 @@ def build_studio(api_url: str, settings: Settings, lang: str = DEFAULT_LANG) -> 
     """The studio in `lang` (`zh` or `en`): the header with the language switch, the API key, every tab."""
     with using(lang), gr.Blocks(title=t("studio.title")) as studio:
         with gr.Row(equal_height=False):
-            gr.Markdown(f"# Note Studio\n{t('studio.tagline')}", min_width=260)
-            gr.HTML(_language_links(lang), min_width=160, elem_id="ns-langs")
+            gr.Markdown("# Note Studio", min_width=200)
+            gr.HTML(_language_links(lang), min_width=120, elem_id="ns-langs")
+        gr.Markdown(t("studio.tagline"))
         key = gr.Textbox(
             label=t("studio.key"), info=t("studio.key_info"), type="password", elem_id="ns-api-key", max_lines=1
         )

@@ -92,7 +92,7 @@ def test_zip_holds_notes_markdown_and_covers():
     compliance = {"status": "clean", "rewrites": [], "remaining": []}
     draft = {"titles": ["夏日防晒", "b", "c"], "body": "正文", "hashtags": ["防晒"], "engine": "template",
              "model": None, "variant": 0, "compliance": compliance}  # fmt: skip
-    results = [{"index": 0, "drafts": [draft]}, {"index": 1, "error": {"message": "product: too long"}}]
+    results = [{"index": 0, "drafts": [draft], "error": None}, {"index": 1, "error": {"message": "product: too long"}}]
     data = build_zip(products, results, {0: b"\xff\xd8jpeg"}, TR)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = archive.namelist()

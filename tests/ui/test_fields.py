@@ -59,3 +59,43 @@ def test_the_translate_forms_send_what_was_given():
         {"source": "雅诗兰黛", "target": None, "target_lang": None, "kind": "brand"},
         {"source": "小棕瓶", "target": "ANR", "target_lang": "en", "kind": "term"},
     ]
+
+
+@pytest.mark.parametrize(
+    ("status", "param", "lang", "expected"),
+    [
+        (403, "Authorization", "zh", "platform 权限"),
+        (403, "Authorization", "en", "lacks the platform scope"),
+        (401, "Authorization", "zh", "API 密钥无效"),
+        (422, "price", "zh", "字段「price」有误"),
+        (422, "price", "en", "Field “price”"),
+        (0, None, "en", "cannot be reached"),
+        (500, None, "en", "answered 500"),
+    ],
+)
+def test_api_errors_read_as_what_to_do(status, param, lang, expected):
+    from ui.client import ApiClientError
+    from ui.tabs.common import api_error
+
+    error = api_error(ApiClientError("x", status, "the message", param), lang, "platform")
+    assert expected in str(error)
+
+
+def test_an_empty_key_says_where_keys_come_from():
+    from ui.tabs.common import client_for
+
+    with pytest.raises(gr.Error, match="notestudio serve"):
+        client_for("http://127.0.0.1:9", " ", "zh")
+
+
+def test_the_moderation_form_sends_only_what_was_given():
+    from ui.tabs.moderation import listing_body
+
+    assert listing_body("高仿包", "", "", " ", "", "", "zh") == {"title": "高仿包", "body": ""}
+    assert listing_body("", "正文", "¥89", "LV", "包", "", "en")["price"] == 89.0
+    pasted = listing_body("ignored", "", "", "", "", '{"title": "t", "images": []}', "zh")
+    assert pasted == {"title": "t", "images": []}
+    with pytest.raises(gr.Error, match="JSON"):
+        listing_body("", "", "", "", "", "[1, 2]", "en")
+    with pytest.raises(gr.Error, match="标题或正文"):
+        listing_body(" ", "", "", "", "", "", "zh")

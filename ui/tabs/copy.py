@@ -181,7 +181,7 @@ def render(key: gr.Textbox, api_url: str) -> None:
             if slot.get("error"):
                 rows.append([product.get("product", ""), "", tr("batch.failed"), slot["error"].get("message", "")])
             for draft in slot.get("drafts") or []:
-                status = draft.get("compliance", {}).get("status", "")
+                status = (draft.get("compliance") or {}).get("status", "")
                 rows.append([product["product"], draft["titles"][0], tr("card.status_" + status) if status else "",
                              draft["body"][:60]])  # fmt: skip
         summary = tr("batch.summary", products=len(read.products), failed=job["result"].get("failed", 0),
