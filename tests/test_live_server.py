@@ -221,6 +221,7 @@ def test_studio_in_a_real_browser(server, tmp_path):
         # The dev key arrives with the page's load event (never in the page or /studio/config).
         # The studio opens in Chinese; its controls carry stable elem_ids, whatever the language.
         expect(page.locator("#ns-api-key input")).to_have_value(server.key, timeout=30_000)
+        page.locator("#ns-tab-service-button").click()  # the operators' tab, last
         page.locator("#ns-list-models").click()
         expect(page.get_by_text("qwen2.5-1.5b-instruct").first).to_be_visible(timeout=30_000)
         page.locator("#ns-check-models").click()

@@ -77,6 +77,7 @@ CSS = """
 .ns-labels td, .ns-labels th { border-bottom: 1px solid var(--border-color-primary); padding: 3px 6px;
   text-align: left; vertical-align: top; }
 .ns-empty { color: var(--body-text-color-subdued); }
+.ns-labels td:nth-child(2), .ns-labels th:nth-child(2) { white-space: nowrap; }
 """
 
 
