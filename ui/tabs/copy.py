@@ -106,8 +106,13 @@ def _covers(api: ApiClient, items: dict[int, dict[str, Any]], progress: Any, tr:
     for start in range(0, len(indices), _COVERS_PER_JOB):
         chunk = indices[start : start + _COVERS_PER_JOB]
         body = {"items": [items[i] for i in chunk], "output": "jpeg"}
-        if len(chunk) == 1:
-            covers[chunk[0]] = base64.b64decode(api.request("POST", "/v1/images", json=body)["image_base64"])
+        if len(chunk) == 1:  # answered at once; a cover the composer refuses (422) leaves the notes intact
+            try:
+                covers[chunk[0]] = base64.b64decode(api.request("POST", "/v1/images", json=body)["image_base64"])
+            except ApiClientError as exc:
+                if exc.status != 422:
+                    raise
+                failed += 1
             continue
         job = api.request("POST", "/v1/images", json=body)
         share = len(chunk) / len(indices)
@@ -188,7 +193,7 @@ def render(key: gr.Textbox, api_url: str) -> None:
                      covers=len(covers), engine=job["result"].get("engine", ""))  # fmt: skip
         if read.ignored:
             summary += "\n\n" + tr("batch.ignored", columns=", ".join(read.ignored))
-        if missing := [n for n in read.photos if n and n not in by_name]:
+        if missing := [photo for photo in read.photos if photo and photo not in by_name]:
             summary += "\n\n" + tr("batch.photo_missing", names=", ".join(dict.fromkeys(missing)))
         if cover_failed:
             summary += "\n\n" + tr("batch.cover_failed", count=cover_failed)
