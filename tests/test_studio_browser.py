@@ -10,6 +10,7 @@ Tests run in order against one server and one browser (startup ~15 s); each test
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -206,17 +207,19 @@ def test_webcam_try_on_runs_at_15_fps_in_chromium(server, studio):
     page.on("response", lambda r: statuses.append(r.status) if "/v1/tryon/frames" in r.url else None)
     page.get_by_role("tab", name=re.compile("webcam|摄像头", re.I)).click()
     page.locator("#ns-webcam-start").click()
-    shown = f"() => [performance.now(), Number(document.querySelector('{OUT}').dataset.frames)]"
+    counters = f"""() => [performance.now(), Number(document.querySelector('{OUT}').dataset.frames),
+        window.nsWebcam.stats.sent, window.nsWebcam.stats.requestMs]"""
     # Warm-up: the session's first frames build its face graphs (and the first request opens the connection).
-    page.wait_for_function(
-        f"() => Number(document.querySelector('{OUT}').dataset.frames) >= 30",
-        timeout=60_000,
-    )
-    (t0, f0), r0 = page.evaluate(shown), len(statuses)
+    page.wait_for_function(f"() => Number(document.querySelector('{OUT}').dataset.frames) >= 30", timeout=60_000)
+    (t0, f0, s0, ms0), r0 = page.evaluate(counters), len(statuses)
     page.wait_for_timeout(8_000)
-    (t1, f1), r1 = page.evaluate(shown), len(statuses)
-    fps, answered = (f1 - f0) / ((t1 - t0) / 1000), (r1 - r0) / ((t1 - t0) / 1000)
-    print(f"\nwebcam try-on in Chromium at 640x480: {fps:.1f} frames/s shown, {answered:.1f} answers/s")
+    (t1, f1, s1, ms1), r1 = page.evaluate(counters), len(statuses)
+    seconds = (t1 - t0) / 1000
+    fps, answered, request_ms = (f1 - f0) / seconds, (r1 - r0) / seconds, (ms1 - ms0) / max(s1 - s0, 1)
+    print(
+        f"\nwebcam try-on in Chromium at 640x480: {fps:.1f} frames/s shown, {answered:.1f} answers/s, "
+        f"{request_ms:.1f} ms a request (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
     samples = page.evaluate(_SAMPLE_LIPS, [lip_points(server, next(face_frames())).tolist()])
     print(f"lip colour (tried on, camera): {samples}")
     shoot(page, "tryon-webcam")

@@ -2,17 +2,19 @@
 // the key typed into the studio) and draws each answer as it comes. Run by Gradio as the `js_on_load` of the
 // webcam panel (`element` is the panel); the studio's controls reach it through `window.nsWebcam`.
 //
-// One request is in flight at a time, and the newest camera frame is encoded while it is: when the answer comes,
-// the next frame leaves at once. Frames of a session therefore reach the server in capture order (its landmark
-// smoothing needs that), and a slow answer drops camera frames instead of queueing them.
+// Two requests are in flight at a time (one is rendered while the other crosses the network and the ingress),
+// and the next camera frame is encoded meanwhile, so it leaves the moment an answer comes. Frames leave in
+// capture order with their capture time (the server's landmark smoothing follows it); an answer overtaken by a
+// newer frame's is not drawn, and a slow server drops camera frames instead of queueing them.
 const panel = element.querySelector(".ns-webcam");
 const video = element.querySelector("video");
 const shown = element.querySelector("canvas.ns-webcam-out");
 const status = element.querySelector(".ns-webcam-status");
 const grab = document.createElement("canvas");
 const base = window.location.pathname.split("/studio")[0];
-const state = { running: false, stream: null, pending: null, busy: false, seq: 0, session: "" };
-const stats = { sent: 0, shown: 0, errors: 0, since: 0 };
+const IN_FLIGHT = 2;
+const state = { running: false, stream: null, pending: null, encoding: false, inFlight: 0, seq: 0, drawn: 0, session: "" };
+const stats = { sent: 0, shown: 0, errors: 0, since: 0, requestMs: 0 }; // requestMs: summed over `sent`
 
 function randomId() {
   const bytes = new Uint8Array(16);
@@ -48,7 +50,8 @@ function draw(image, processed) {
   if (stats.shown % 15 === 0 && seconds > 0) say(`${(stats.shown / seconds).toFixed(1)} fps`);
 }
 
-// The newest camera frame as a JPEG, waiting for its turn (an older one still waiting is replaced).
+// A camera frame as a JPEG, to leave as soon as the request in flight is answered. One frame waits at a time
+// and camera frames meanwhile are skipped, so the browser encodes only frames it sends.
 async function capture() {
   const { key, shades } = settings();
   if (!key || !shades.length) {
@@ -56,19 +59,24 @@ async function capture() {
     say(panel.dataset.hint);
     return;
   }
+  if (state.pending || state.encoding || !state.running) return;
+  state.encoding = true;
   grab.width = video.videoWidth;
   grab.height = video.videoHeight;
   grab.getContext("2d").drawImage(video, 0, 0);
+  const at = performance.now();
   const blob = await new Promise((resolve) => grab.toBlob(resolve, "image/jpeg", 0.85));
-  state.pending = { blob, at: performance.now() };
+  state.pending = { blob, at };
+  state.encoding = false;
   send();
 }
 
 async function send() {
-  if (state.busy || !state.pending || !state.running) return;
+  if (state.inFlight >= IN_FLIGHT || !state.pending || !state.running) return;
   const { blob, at } = state.pending;
   state.pending = null;
-  state.busy = true;
+  state.inFlight += 1;
+  const seq = ++state.seq;
   const { key, intensity, shades } = settings();
   const form = new FormData();
   form.append("frame", blob, "frame.jpg");
@@ -77,6 +85,7 @@ async function send() {
   form.append("intensity", String(intensity));
   form.append("timestamp_ms", String(Math.round(at)));
   let answer = null;
+  const asked = performance.now();
   try {
     const response = await fetch(`${base}/v1/tryon/frames`, {
       method: "POST",
@@ -86,6 +95,7 @@ async function send() {
     if (response.ok) {
       answer = response.blob();
       stats.sent += 1;
+      stats.requestMs += performance.now() - asked;
     } else {
       stats.errors += 1;
       const body = await response.json().catch(() => ({}));
@@ -97,9 +107,14 @@ async function send() {
     stats.errors += 1;
     say(String(error));
   }
-  state.busy = false;
+  state.inFlight -= 1;
   send(); // the frame encoded meanwhile leaves now
-  if (answer) draw(await createImageBitmap(await answer), true);
+  if (!answer) return;
+  const image = await createImageBitmap(await answer);
+  if (seq > state.drawn) {
+    state.drawn = seq; // an answer overtaken by a newer frame's is not shown
+    draw(image, true);
+  }
 }
 
 function onFrame() {
@@ -122,8 +137,8 @@ async function start() {
   }
   video.srcObject = state.stream;
   await video.play();
-  Object.assign(state, { running: true, session: randomId(), pending: null });
-  Object.assign(stats, { sent: 0, shown: 0, errors: 0, since: performance.now() });
+  Object.assign(state, { running: true, session: randomId(), pending: null, encoding: false, seq: 0, drawn: 0 });
+  Object.assign(stats, { sent: 0, shown: 0, errors: 0, since: performance.now(), requestMs: 0 });
   nextFrame(onFrame);
 }
 
