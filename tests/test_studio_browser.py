@@ -1,11 +1,12 @@
 """The studio end to end: Chromium (Debian's, with its CJK and emoji fonts) against a real `notestudio serve`.
 
 Every tab is used as a merchant uses it, and each test saves a full-page screenshot of its tab under
-`test-artifacts/studio/` (the README shows a curated copy from `docs/screenshots/`). The webcam is a fake camera
-fed from a generated Y4M of a real face (`--use-file-for-fake-video-capture`); its test measures the frames the
-page shows per second, end to end (camera -> JPEG -> `POST /v1/tryon/frames` -> makeup -> drawn).
+`test-artifacts/studio/` (`NOTESTUDIO_DOCS_SCREENSHOTS=1` also refreshes the README's copies in
+`docs/screenshots/`). The webcam is a fake camera fed from a generated Y4M of a real face
+(`--use-file-for-fake-video-capture`); its test measures the frames the page shows per second, end to end
+(camera -> JPEG -> `POST /v1/tryon/frames` -> makeup -> drawn).
 
-Tests run in order against one server and one browser (startup ~15 s); each test opens its own page.
+Tests run in order against one server and one browser (startup ~15-50 s); each test opens its own page.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ pytestmark = [
 ]
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "studio"
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 #: The issue's bar for live try-on at 640x480, end to end in the browser.
@@ -116,10 +118,18 @@ def studio(server, browser):
 
 
 def shoot(page, name: str, full_page: bool = True) -> Path:
-    """Save the page as `test-artifacts/studio/<name>.png`."""
+    """Save the page as `test-artifacts/studio/<name>.png`; with `NOTESTUDIO_DOCS_SCREENSHOTS=1` also as the
+    README's copy, `docs/screenshots/<name>.png` (256 colours: a fraction of the size, text still sharp)."""
+    from PIL import Image
+
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
+    if os.environ.get("NOTESTUDIO_DOCS_SCREENSHOTS") == "1":
+        DOCS.mkdir(parents=True, exist_ok=True)
+        with Image.open(path) as shot:
+            small = shot.convert("RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE)
+            small.save(DOCS / f"{name}.png", optimize=True)
     return path
 
 
