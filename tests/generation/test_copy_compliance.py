@@ -37,7 +37,7 @@ def test_absolute_and_medical_claims_are_rewritten_in_place(compliance):
     assert fixed.paragraphs[0] == "这是我用过很好用的面霜"
     assert "治疗" not in fixed.body and "无副作用" not in fixed.body and "第一" not in fixed.titles[0]
     assert fixed.hashtags == TAGS and len(fixed.titles) == 3
-    assert {r["original"] for r in verdict.rewrites} >= {"最好", "无副作用"}
+    assert {r["original"] for r in verdict.rewrites} >= {"最好用", "无副作用"}  # 最 + 好用: one superlative
 
 
 def test_every_lexicon_claim_term_has_a_compliant_rewrite(compliance):
