@@ -72,7 +72,9 @@ def _readable_record(data: Any) -> Any:
 class ListingIn(BaseModel):
     """One listing or note. Unknown fields are ignored; `id` is echoed back."""
 
-    model_config = ConfigDict(extra="ignore", str_max_length=MAX_FIELD_CHARS)
+    # No blanket str_max_length: it also capped every base64 image at that many characters (a 20 KB photo was
+    # refused); text fields carry their own limits, images the byte limit `read_images` checks (a 413).
+    model_config = ConfigDict(extra="ignore")
 
     id: str | int | None = Field(None, description="Echoed back in the result.")
     title: str = Field("", max_length=MAX_FIELD_CHARS)

@@ -174,3 +174,13 @@ def test_policy_hot_reload_changes_decisions(runtime):
     relaxed = Policy.load().model_copy(update={"block_labels": []})
     moderator.set_policy(relaxed)
     assert moderator.moderate(listing).decision == "review"
+
+
+def test_a_real_size_photo_is_moderated(client):
+    """A phone photo's base64 runs to hundreds of thousands of characters: it is read, not refused as a long
+    string (a blanket string limit once capped images at 20,000 characters, ~15 KB)."""
+    photo = png_b64(seed=3, size=400)  # random pixels: ~640 KB of base64
+    assert len(photo) > 400_000
+    response = moderate(client, [{"id": "big", "title": "咖啡杯", "images": [photo]}])
+    [result] = response.json()["results"]
+    assert result["id"] == "big" and result.get("decision") == "pass", result
