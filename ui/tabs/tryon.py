@@ -66,7 +66,7 @@ _WEBCAM_START_JS = f"(key, intensity, ...choices) => {{ {_WEBCAM_SET} window.nsW
 _WEBCAM_STOP_JS = "() => { window.nsWebcam?.stop(); return []; }"
 
 #: The camera (hidden), the tried-on frames (shown as a mirror, as selfie cameras do) and a status line.
-_WEBCAM_HTML = """<div class="ns-webcam" data-hint="{hint}">
+_WEBCAM_HTML = """<div class="ns-webcam" data-hint="{hint}" data-limited="{limited}">
   <video muted playsinline style="display:none"></video>
   <canvas class="ns-webcam-out" data-frames="0" style="max-width:100%; transform:scaleX(-1)"></canvas>
   <div class="ns-webcam-status" aria-live="polite"></div>
@@ -82,7 +82,9 @@ def _webcam(key: gr.Textbox, intensity: gr.Slider, pickers: list[gr.Dropdown]) -
         start = gr.Button("Start webcam", variant="primary", elem_id="ns-webcam-start")
         stop = gr.Button("Stop", elem_id="ns-webcam-stop")
     hint = "Pick a shade (Load shades) to try it on."
-    gr.HTML(_WEBCAM_HTML.format(hint=html.escape(hint)), js_on_load=WEBCAM_JS, elem_id="ns-webcam")
+    limited = "slowed to the key's rate limit"
+    panel = _WEBCAM_HTML.format(hint=html.escape(hint), limited=html.escape(limited))
+    gr.HTML(panel, js_on_load=WEBCAM_JS, elem_id="ns-webcam")
     start.click(None, inputs, js=_WEBCAM_START_JS)
     stop.click(None, js=_WEBCAM_STOP_JS)
     for control in inputs:

@@ -13,8 +13,23 @@ const status = element.querySelector(".ns-webcam-status");
 const grab = document.createElement("canvas");
 const base = window.location.pathname.split("/studio")[0];
 const IN_FLIGHT = 2;
-const state = { running: false, stream: null, pending: null, encoding: false, inFlight: 0, seq: 0, drawn: 0, session: "" };
+// Over the key's rate limit (429), frames pause for the Retry-After and then leave at most every `gapMs`, a gap
+// that grows with each 429 (at least 50 ms: 20 frames/s, the default 1200 requests/min a key may make).
+const state = {
+  running: false,
+  stream: null,
+  pending: null,
+  encoding: false,
+  inFlight: 0,
+  seq: 0,
+  drawn: 0,
+  session: "",
+  lastSent: 0,
+  gapMs: 0,
+  pausedUntil: 0,
+};
 const stats = { sent: 0, shown: 0, errors: 0, since: 0, requestMs: 0 }; // requestMs: summed over `sent`
+const readout = { at: 0, frames: 0 };
 
 function randomId() {
   const bytes = new Uint8Array(16);
@@ -46,8 +61,12 @@ function draw(image, processed) {
   if (!processed) return;
   stats.shown += 1;
   shown.dataset.frames = String(stats.shown);
-  const seconds = (performance.now() - stats.since) / 1000;
-  if (stats.shown % 15 === 0 && seconds > 0) say(`${(stats.shown / seconds).toFixed(1)} fps`);
+  const now = performance.now();
+  if (now - readout.at >= 1000) { // the rate over the last second or so
+    const fps = ((stats.shown - readout.frames) * 1000) / (now - readout.at);
+    say(`${fps.toFixed(1)} fps` + (state.gapMs ? ` · ${panel.dataset.limited}` : ""));
+    Object.assign(readout, { at: now, frames: stats.shown });
+  }
 }
 
 // A camera frame as a JPEG, to leave as soon as the request in flight is answered. One frame waits at a time
@@ -73,6 +92,9 @@ async function capture() {
 
 async function send() {
   if (state.inFlight >= IN_FLIGHT || !state.pending || !state.running) return;
+  const now = performance.now();
+  if (now < state.pausedUntil || now - state.lastSent < state.gapMs) return; // the next camera frame tries again
+  state.lastSent = now;
   const { blob, at } = state.pending;
   state.pending = null;
   state.inFlight += 1;
@@ -101,7 +123,13 @@ async function send() {
       const body = await response.json().catch(() => ({}));
       const message = (body.error && body.error.message) || response.statusText;
       say(`${response.status}: ${message}`);
-      if (response.status !== 429) stop(); // a bad key or shade fails every frame alike
+      if (response.status === 429) {
+        const wait = Number(response.headers.get("Retry-After")) || 1;
+        state.pausedUntil = performance.now() + wait * 1000;
+        state.gapMs = Math.max(50, state.gapMs * 1.25);
+      } else {
+        stop(); // a bad key or shade fails every frame alike
+      }
     }
   } catch (error) {
     stats.errors += 1;
@@ -120,6 +148,7 @@ async function send() {
 function onFrame() {
   if (!state.running) return;
   capture();
+  send(); // a frame held back by the rate limit's pacing
   nextFrame(onFrame);
 }
 
@@ -138,7 +167,9 @@ async function start() {
   video.srcObject = state.stream;
   await video.play();
   Object.assign(state, { running: true, session: randomId(), pending: null, encoding: false, seq: 0, drawn: 0 });
+  Object.assign(state, { lastSent: 0, gapMs: 0, pausedUntil: 0 });
   Object.assign(stats, { sent: 0, shown: 0, errors: 0, since: performance.now(), requestMs: 0 });
+  Object.assign(readout, { at: performance.now(), frames: 0 });
   nextFrame(onFrame);
 }
 
