@@ -19,7 +19,8 @@ import numpy as np
 from PIL import Image
 
 from ui.client import ApiClient, ApiClientError
-from ui.tabs.common import client_for
+from ui.i18n import translator
+from ui.tabs.common import api_error, client_for, details
 
 __all__ = ["render"]
 
@@ -28,8 +29,8 @@ KINDS = ("lipstick", "blush", "eyeshadow")
 GUESS = "guess from the photo"
 
 
-def _label(shade: dict) -> str:
-    mine = " · mine" if shade.get("source") == "merchant" else ""
+def _label(shade: dict, mine_word: str = "mine") -> str:
+    mine = f" · {mine_word}" if shade.get("source") == "merchant" else ""
     return f"{shade['id']} {shade['name']} ({shade['finish']}){mine}"
 
 
@@ -77,12 +78,13 @@ def _webcam(key: gr.Textbox, intensity: gr.Slider, pickers: list[gr.Dropdown]) -
     """Live makeup on the webcam at the camera's frame rate: the browser posts each frame to the API itself (a
     Gradio stream adds a Python hop, PNG files and a queue per frame: ~4 fps here); the session id is the
     browser's, so the server's landmark smoothing follows this one stream."""
+    tr = translator()
     inputs = [key, intensity, *pickers]
     with gr.Row():
-        start = gr.Button("Start webcam", variant="primary", elem_id="ns-webcam-start")
-        stop = gr.Button("Stop", elem_id="ns-webcam-stop")
-    hint = "Pick a shade (Load shades) to try it on."
-    limited = "slowed to the key's rate limit"
+        start = gr.Button(tr("tryon.start"), variant="primary", elem_id="ns-webcam-start")
+        stop = gr.Button(tr("tryon.stop"), elem_id="ns-webcam-stop")
+    hint = tr("tryon.webcam_hint")
+    limited = tr("tryon.webcam_limited")
     panel = _WEBCAM_HTML.format(hint=html.escape(hint), limited=html.escape(limited))
     gr.HTML(panel, js_on_load=WEBCAM_JS, elem_id="ns-webcam")
     start.click(None, inputs, js=_WEBCAM_START_JS)
@@ -92,99 +94,117 @@ def _webcam(key: gr.Textbox, intensity: gr.Slider, pickers: list[gr.Dropdown]) -
 
 
 def render(key: gr.Textbox, api_url: str) -> None:
+    tr = translator()
+    mine = tr("tryon.mine")
+
     def load_shades(api_key: str):
         try:
-            shades = client_for(api_url, api_key).request("GET", "/v1/tryon/shades")["shades"]
+            shades = client_for(api_url, api_key, tr.lang).request("GET", "/v1/tryon/shades")["shades"]
         except ApiClientError as exc:
-            raise gr.Error(str(exc)) from exc
-        own = [_label(s) for s in shades if s.get("source") == "merchant"]
-        return [gr.update(choices=[_label(s) for s in shades if s["product"] == p]) for p in PRODUCTS] + [
+            raise api_error(exc, tr.lang, "merchant") from exc
+        own = [_label(s, mine) for s in shades if s.get("source") == "merchant"]
+        return [gr.update(choices=[_label(s, mine) for s in shades if s["product"] == p]) for p in PRODUCTS] + [
             gr.update(choices=own, value=None)
         ]
 
     def measure(api_key: str, photo: np.ndarray | None, background: str):
         if photo is None:
-            raise gr.Error("Upload a swatch photo first.")
+            raise gr.Error(tr("tryon.no_swatch"))
         try:
             files = {"photo": ("swatch.png", _png(photo))}
-            swatch = client_for(api_url, api_key).request(
+            swatch = client_for(api_url, api_key, tr.lang).request(
                 "POST", "/v1/tryon/swatch", files=files, data={"background": background}
             )
         except ApiClientError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise api_error(exc, tr.lang, "merchant") from exc
         return _chip(swatch["hex"]), swatch
 
     def save_swatch(api_key: str, photo: np.ndarray | None, name: str, kind: str, finish: str, background: str):
         if photo is None:
-            raise gr.Error("Upload a swatch photo first.")
+            raise gr.Error(tr("tryon.no_swatch"))
         if not name.strip():
-            raise gr.Error("Name the shade.")
+            raise gr.Error(tr("tryon.no_name"))
         data = {"name": name.strip(), "kind": kind, "background": background}
         if finish != GUESS:
             data["finish"] = finish
         try:
             files = {"photo": ("swatch.png", _png(photo))}
-            shade = client_for(api_url, api_key).request("POST", "/v1/tryon/shades", files=files, data=data)
+            shade = client_for(api_url, api_key, tr.lang).request("POST", "/v1/tryon/shades", files=files, data=data)
         except ApiClientError as exc:
-            raise gr.Error(str(exc)) from exc
-        gr.Info(f"Saved {shade['name']} ({shade['hex']}, {shade['finish']}) as {shade['id']}")
+            raise api_error(exc, tr.lang, "merchant") from exc
+        gr.Info(tr("tryon.saved", name=shade["name"], hex=shade["hex"], finish=shade["finish"], id=shade["id"]))
         return [_chip(shade["hex"]), shade, *load_shades(api_key)]
 
     def delete_own(api_key: str, choice: str | None):
         if not choice:
-            raise gr.Error("Pick one of your shades to delete.")
+            raise gr.Error(tr("tryon.pick_own"))
         try:
-            client_for(api_url, api_key).request("DELETE", f"/v1/tryon/shades/{_skus(choice)[0]}")
+            client_for(api_url, api_key, tr.lang).request("DELETE", f"/v1/tryon/shades/{_skus(choice)[0]}")
         except ApiClientError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise api_error(exc, tr.lang, "merchant") from exc
         return load_shades(api_key)
 
     def makeup(api_key: str, photo: np.ndarray | None, intensity: float, all_faces: bool, *choices: str | None):
         if photo is None:
-            raise gr.Error("Upload a photo first.")
+            raise gr.Error(tr("tryon.no_photo"))
         skus = _skus(*choices)
         if not skus:
-            raise gr.Error("Pick at least one shade (press 'Load shades').")
+            raise gr.Error(tr("tryon.no_shade"))
         data = {"shade": skus, "intensity": str(intensity), "faces": "all" if all_faces else "largest"}
         try:
-            out = _post_image(client_for(api_url, api_key), "/v1/tryon/makeup", {"image": ("p.png", _png(photo))}, data)
+            out = _post_image(
+                client_for(api_url, api_key, tr.lang), "/v1/tryon/makeup", {"image": ("p.png", _png(photo))}, data
+            )
         except ApiClientError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise api_error(exc, tr.lang, "merchant") from exc
         return photo, out
 
     def garment(api_key: str, photo: np.ndarray | None, piece: np.ndarray | None, category: str):
         if photo is None or piece is None:
-            raise gr.Error("Upload a photo and a garment image.")
+            raise gr.Error(tr("tryon.no_garment"))
         files = {"image": ("p.png", _png(photo)), "garment": ("g.png", _png(piece))}
         try:
-            out = _post_image(client_for(api_url, api_key), "/v1/tryon/garment", files, {"category": category})
+            out = _post_image(client_for(api_url, api_key, tr.lang), "/v1/tryon/garment", files, {"category": category})
         except ApiClientError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise api_error(exc, tr.lang, "merchant") from exc
         return photo, out
 
     with gr.Row():
-        load = gr.Button("Load shades")
-        intensity = gr.Slider(0.0, 1.0, value=0.8, step=0.05, label="intensity")
-        all_faces = gr.Checkbox(label="all faces", value=False)
+        load = gr.Button(tr("tryon.load"), min_width=120)
+        intensity = gr.Slider(0.0, 1.0, value=0.8, step=0.05, label=tr("tryon.intensity"), min_width=160)
+        all_faces = gr.Checkbox(label=tr("tryon.all_faces"), value=False, min_width=120)
     with gr.Row():
-        pickers = [gr.Dropdown(label=p, choices=[], value=None, allow_custom_value=False) for p in PRODUCTS]
-    with gr.Accordion("My shades: add from swatch photo", open=False):
+        pickers = [
+            gr.Dropdown(label=tr(f"tryon.product_{p}"), choices=[], value=None, allow_custom_value=False, min_width=160)
+            for p in PRODUCTS
+        ]
+    with gr.Accordion(tr("tryon.my_shades_title"), open=False):
+        with gr.Row(equal_height=False):
+            swatch_photo = gr.Image(label=tr("tryon.swatch_photo"), type="numpy", sources=["upload"], min_width=260)
+            with gr.Column(min_width=260):
+                shade_name = gr.Textbox(label=tr("tryon.shade_name"), placeholder=tr("tryon.shade_name_hint"))
+                shade_kind = gr.Radio(
+                    [(tr(f"tryon.kind_{k}"), k) for k in KINDS], value="lipstick", label=tr("tryon.kind")
+                )
+                finishes = [(tr("tryon.finish_guess"), GUESS)] + [
+                    (tr(f"tryon.finish_{f}"), f) for f in ("matte", "satin", "gloss", "shimmer")
+                ]
+                shade_finish = gr.Dropdown(finishes, value=GUESS, label=tr("tryon.finish"))
+                swatch_background = gr.Radio(
+                    [(tr(f"tryon.background_{b}"), b) for b in ("auto", "neutral", "skin")],
+                    value="auto",
+                    label=tr("tryon.background"),
+                )
+            with gr.Column(min_width=200):
+                chip = gr.Image(label=tr("tryon.chip"), interactive=False, height=120)
+                with details():
+                    measured = gr.JSON(label=tr("tryon.measurement"))
         with gr.Row():
-            swatch_photo = gr.Image(label="swatch photo (on plain paper or skin)", type="numpy", sources=["upload"])
-            with gr.Column():
-                shade_name = gr.Textbox(label="shade name", placeholder="e.g. Rose Glaze")
-                shade_kind = gr.Radio(list(KINDS), value="lipstick", label="kind")
-                shade_finish = gr.Dropdown([GUESS, "matte", "satin", "gloss", "shimmer"], value=GUESS, label="finish")
-                swatch_background = gr.Radio(["auto", "neutral", "skin"], value="auto", label="background")
-            with gr.Column():
-                chip = gr.Image(label="measured colour", interactive=False, height=120)
-                measured = gr.JSON(label="measurement")
-        with gr.Row():
-            measure_btn = gr.Button("Measure")
-            save_btn = gr.Button("Save to my shades", variant="primary")
-        with gr.Row():
-            own = gr.Dropdown(label="my shades", choices=[], value=None, allow_custom_value=False)
-            delete_btn = gr.Button("Delete selected", variant="stop")
+            measure_btn = gr.Button(tr("tryon.measure"), min_width=120)
+            save_btn = gr.Button(tr("tryon.save"), variant="primary", min_width=120)
+        with gr.Row(equal_height=False):
+            own = gr.Dropdown(label=tr("tryon.own"), choices=[], value=None, allow_custom_value=False, min_width=200)
+            delete_btn = gr.Button(tr("tryon.delete"), variant="stop", min_width=120)
     load.click(load_shades, key, [*pickers, own])
     measure_btn.click(measure, [key, swatch_photo, swatch_background], [chip, measured])
     save_btn.click(
@@ -193,22 +213,26 @@ def render(key: gr.Textbox, api_url: str) -> None:
         [chip, measured, *pickers, own],
     )
     delete_btn.click(delete_own, [key, own], [*pickers, own])
-    with gr.Tab("Photo"):
-        photo = gr.Image(label="photo", type="numpy", sources=["upload"])
-        apply_btn = gr.Button("Try on", variant="primary")
+    with gr.Tab(tr("tryon.photo_tab")):
+        photo = gr.Image(label=tr("tryon.photo"), type="numpy", sources=["upload"])
+        apply_btn = gr.Button(tr("tryon.try_on"), variant="primary")
         with gr.Row():
-            before = gr.Image(label="before", interactive=False)
-            after = gr.Image(label="after", interactive=False)
+            before = gr.Image(label=tr("tryon.before"), interactive=False, min_width=160)
+            after = gr.Image(label=tr("tryon.after"), interactive=False, min_width=160)
         apply_btn.click(makeup, [key, photo, intensity, all_faces, *pickers], [before, after])
-    with gr.Tab("Webcam"):
+    with gr.Tab(tr("tryon.webcam_tab")):
         _webcam(key, intensity, pickers)
-    with gr.Tab("Garment"):
+    with gr.Tab(tr("tryon.garment_tab")):
         with gr.Row():
-            person = gr.Image(label="photo", type="numpy", sources=["upload"])
-            piece = gr.Image(label="garment (PNG with alpha, or plain background)", type="numpy", image_mode="RGBA")
-        category = gr.Radio(["upper", "lower", "dress"], value="upper", label="category")
-        dress_btn = gr.Button("Dress", variant="primary")
+            person = gr.Image(label=tr("tryon.photo"), type="numpy", sources=["upload"], min_width=160)
+            piece = gr.Image(label=tr("tryon.garment"), type="numpy", image_mode="RGBA", min_width=160)
+        category = gr.Radio(
+            [(tr(f"tryon.category_{c}"), c) for c in ("upper", "lower", "dress")],
+            value="upper",
+            label=tr("tryon.category"),
+        )
+        dress_btn = gr.Button(tr("tryon.dress"), variant="primary")
         with gr.Row():
-            g_before = gr.Image(label="before", interactive=False)
-            g_after = gr.Image(label="after", interactive=False)
+            g_before = gr.Image(label=tr("tryon.before"), interactive=False, min_width=160)
+            g_after = gr.Image(label=tr("tryon.after"), interactive=False, min_width=160)
         dress_btn.click(garment, [key, person, piece, category], [g_before, g_after])
