@@ -51,15 +51,6 @@ def _one_number(normalized: NormalizedText, i: int) -> bool:
     return original[left + 1 : right] in _NUMBER_JOINERS and original[left].isascii() and original[right].isascii()
 
 
-def _folded_spans(normalized: NormalizedText, hit: Hit) -> list[tuple[int, int]]:
-    """A hit's evidence as folded `[start, end)` spans."""
-    spans = []
-    for e in hit.evidence:
-        start, end = np.searchsorted(normalized.offsets, [e.start, e.end])
-        spans.append((int(start), int(end)))
-    return spans
-
-
 def _folded(values: list[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(f for f in (fold(v) for v in values or []) if f))
 
@@ -230,6 +221,7 @@ class Lexicon:
                         continue
                 found.setdefault(entry.code, []).append((start, end, entry.weight))
         hits = []
+        taken: list[tuple[int, int]] = []  # folded spans of the hits (for `explained`)
         has_cue = bool(found) and self._cue_pattern is not None and self._cue_pattern.search(text) is not None
         for code, spans in found.items():
             spans = [
@@ -249,11 +241,11 @@ class Lexicon:
                     continue
                 kept.append(span)
             evidence = []
+            taken += [(start, end) for start, end, _ in kept]
             for start, end, _ in kept:
                 o_start, o_end = normalized.span(start, end)
                 evidence.append(Evidence(field, o_start, o_end, normalized.original[o_start:o_end]))
             hits.append(Hit(code, max(w for _, _, w in kept), tuple(evidence), "lexicon"))
         if explained is not None and candidates:
-            taken = [(h_start, h_end) for h in hits for h_start, h_end in _folded_spans(normalized, h)]
             explained += [(a, b) for a, b in candidates if not any(a < y and x < b for x, y in taken)]
         return hits

