@@ -119,7 +119,8 @@ def render(key: gr.Textbox, api_url: str) -> None:
                 count = gr.Slider(1, 6, value=4, step=1, label=tr("images.count"), min_width=160)
             make_btn = gr.Button(tr("images.make"), variant="primary", elem_id="ns-make-covers")
         with gr.Column(min_width=300):
-            gallery = gr.Gallery(label=tr("images.covers"), columns=2, height="auto")
+            # "contain": a 3:4 cover is shown whole in its cell, never cropped (a crop cut titles off)
+            gallery = gr.Gallery(label=tr("images.covers"), columns=2, height="auto", object_fit="contain")
             archive = gr.File(label=tr("images.zip"))
             with details():
                 raw = gr.JSON(label=tr("common.api_response"))
