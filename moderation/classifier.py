@@ -23,6 +23,9 @@ import numpy as np
 from moderation.normalize import NormalizedText
 from moderation.types import TOP_LABELS, Evidence
 
+#: scikit-learn's char analyzers collapse runs of whitespace to one space first (its `_white_spaces`).
+_WHITE_SPACES = re.compile(r"\s\s+")
+
 __all__ = ["TextClassifier", "LinearClassifier", "TransformerClassifier", "ClassifierScores", "classifier_text"]
 
 
@@ -83,6 +86,16 @@ class LinearClassifier(TextClassifier):
         self.has_domain = coef.shape[0] == len(self.labels) + 1
         self._vocab = vectorizer.vocabulary_
         self._idf = vectorizer.idf_.astype(np.float32)
+        # Our own feature pass when the vectorizer is the shape `train` makes (scikit-learn's is ~1.6x slower)
+        self._fast_features = (
+            vectorizer.analyzer == "char"
+            and tuple(vectorizer.ngram_range) == (1, 3)
+            and not vectorizer.lowercase
+            and vectorizer.preprocessor is None
+            and vectorizer.sublinear_tf
+            and vectorizer.use_idf
+            and vectorizer.norm == "l2"
+        )
 
     @classmethod
     def train(
@@ -166,11 +179,37 @@ class LinearClassifier(TextClassifier):
         if not texts:
             empty = np.zeros((0, len(self.labels)), np.float32)
             return ClassifierScores(empty, np.zeros(0, np.float32) if self.has_domain else None)
-        logits = self.vectorizer.transform(texts) @ self.coef + self.intercept
+        features = self._features(texts) if self._fast_features else self.vectorizer.transform(texts)
+        logits = features @ self.coef + self.intercept
         probs = 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
         if self.has_domain:
             return ClassifierScores(probs[:, : len(self.labels)], probs[:, -1])
         return ClassifierScores(probs)
+
+    def _features(self, texts: Sequence[str]):
+        """The TF-IDF rows scikit-learn's `transform` gives for this vectorizer (char 1-3-grams after runs of
+        whitespace become one space, sublinear tf, idf, l2 rows), built straight into one CSR matrix."""
+        import scipy.sparse
+
+        get = self._vocab.get
+        indptr = [0]
+        indices: list[int] = []
+        for text in texts:
+            text = _WHITE_SPACES.sub(" ", text)
+            n = len(text)
+            found = [get(text[i : i + k]) for k in (1, 2, 3) for i in range(n - k + 1)]
+            indices += [feature for feature in found if feature is not None]
+            indptr.append(len(indices))
+        columns = np.asarray(indices, dtype=np.int64)
+        matrix = scipy.sparse.csr_matrix(
+            (np.ones(len(columns), np.float32), columns, np.asarray(indptr, dtype=np.int64)),
+            shape=(len(texts), len(self._idf)),
+        )
+        matrix.sum_duplicates()
+        matrix.data = (1.0 + np.log(matrix.data)) * self._idf[matrix.indices]
+        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1), np.float32).ravel())
+        norms[norms == 0] = 1.0
+        return scipy.sparse.diags(1.0 / norms) @ matrix
 
     def evidence(self, field: str, normalized: NormalizedText, label: str, top_k: int = 2) -> list[Evidence]:
         text = normalized.text

@@ -98,3 +98,16 @@ def test_english_text_is_judged_by_rules_alone(classifier):
     assert spam.decision == "block" and spam.labels[0].code == "diversion.contact"
     chinese = moderator.moderate(Listing(title="好用的面霜", body="保湿不油腻"))
     assert chinese.engine == "rules+linear-tfidf"
+
+
+def test_fast_features_equal_scikit_learns(classifier):
+    """The classifier's own TF-IDF pass gives scikit-learn's rows (it is only faster)."""
+    from moderation import normalize
+    from moderation.classifier import classifier_text
+
+    rows = load_dataset()[:400]
+    texts = [classifier_text(normalize(r.title), normalize(r.body)) for r in rows] + ["", "  a  b\n\n c ", "😀😀"]
+    assert classifier._fast_features
+    ours = classifier._features(texts)
+    theirs = classifier.vectorizer.transform(texts)
+    assert abs(ours - theirs).max() < 1e-5
