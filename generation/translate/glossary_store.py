@@ -24,7 +24,6 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
-    create_engine,
     delete,
     func,
     insert,
@@ -101,16 +100,9 @@ class GlossaryStore:
     """
 
     def __init__(self, target: str | Engine) -> None:
-        from serving.db import upgrade  # imported here: serving.db's ORM metadata imports this module
+        from serving.db import open_store  # imported here: serving.db's ORM metadata imports this module
 
-        self._owns_engine = isinstance(target, str)
-        if isinstance(target, str):
-            kwargs: dict[str, Any] = {"pool_pre_ping": True}
-            if target.startswith("sqlite"):
-                kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-            target = create_engine(target, **kwargs)
-        self.engine = target
-        upgrade(self.engine)
+        self.engine, self._owns_engine = open_store(target)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
 
     def close(self) -> None:

@@ -110,6 +110,22 @@ def current(target: str | Engine) -> str | None:
         return _current(connection)
 
 
+def open_store(target: str | Engine) -> tuple[Engine, bool]:
+    """The engine a store reads and writes through, its schema brought to head, and whether the store owns it.
+
+    `target` is a SQLAlchemy URL (the store opens, and later disposes of, its own pooled engine; SQLite is shared
+    across threads and waits on locks) or the engine of the job store, shared: one pool, one database.
+    """
+    owns = isinstance(target, str)
+    if isinstance(target, str):
+        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        if target.startswith("sqlite"):
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        target = create_engine(target, **kwargs)
+    upgrade(target)
+    return target, owns
+
+
 def upgrade(target: str | Engine, revision: str = "head") -> str:
     """Bring the database at `target` (a SQLAlchemy URL or engine) to `revision`; returns the revision reached.
 
