@@ -106,7 +106,9 @@ class Moderator:
 
                 classifier, _ = ensure_linear_classifier(classifier_path)
         images = ImageRegistry(images_dir) if images_dir is not None else None
-        return cls(classifier=classifier, images=images)
+        moderator = cls(classifier=classifier, images=images)
+        moderator.lexicon.grammar.warm_up()  # jieba's dictionary (~1 s) at start, not on the first listing
+        return moderator
 
     @property
     def engine(self) -> str:
