@@ -106,9 +106,7 @@ class Moderator:
 
                 classifier, _ = ensure_linear_classifier(classifier_path)
         images = ImageRegistry(images_dir) if images_dir is not None else None
-        moderator = cls(classifier=classifier, images=images)
-        moderator.lexicon.grammar.warm_up()  # jieba's dictionary (~1 s) at start, not on the first listing
-        return moderator
+        return cls(classifier=classifier, images=images)
 
     @property
     def engine(self) -> str:
